@@ -1,0 +1,197 @@
+"""The FastAPI application: routers, security headers, and one error rendering for everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mesoclinic import __version__
+from mesoclinic.audit import service as audit
+from mesoclinic.auth import api as auth_api
+from mesoclinic.auth import pages as auth_pages
+from mesoclinic.auth.deps import request_actor
+from mesoclinic.db import make_engine, make_session_factory
+from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
+from mesoclinic.health import router as health_router
+from mesoclinic.patients import api as patients_api
+from mesoclinic.patients import pages as patients_pages
+from mesoclinic.settings import Settings, get_settings
+from mesoclinic.web.templating import render
+
+log = logging.getLogger("mesoclinic")
+
+PROBLEM_JSON = "application/problem+json"
+MAX_REQUEST_BYTES = 1 * 1024 * 1024
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/fhir", "/health")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _problem(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": title, "detail": detail},
+        status_code=status,
+    )
+
+
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, MesoClinicError):
+        raise exc
+    if exc.refusal is not None:
+        principal = getattr(request.state, "principal", None)
+        actor = principal.actor if principal else request_actor(request, request.app.state.settings)
+        audit.record_refusal(
+            request.app.state.session_factory,
+            actor,
+            exc.refusal.action,
+            target_type=exc.refusal.target_type,
+            target_id=exc.refusal.target_id,
+            details={"status": exc.status, "code": exc.code},
+        )
+    if wants_html(request):
+        if isinstance(exc, NotAuthenticated) and request.method == "GET":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return _error_page(request, exc.status, exc.title, exc.detail)
+    headers = {}
+    if "retry_after_seconds" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after_seconds"])
+    return _problem(exc.status, exc.problem(instance=request.url.path), headers)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [
+        {
+            "field": ".".join(str(part) for part in error["loc"] if part not in ("body", "query", "path")),
+            "location": str(error["loc"][0]) if error["loc"] else "",
+            "message": error["msg"],
+        }
+        for error in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field'] or e['location']}: {e['message']}" for e in errors)
+    body = {
+        "type": "https://mesoclinic.org/problems/invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": detail,
+        "code": "invalid-input",
+        "field": errors[0]["field"] if errors else None,
+        "errors": errors,
+        "instance": request.url.path,
+    }
+    if wants_html(request):
+        return _error_page(request, 422, "Invalid input", detail)
+    return _problem(422, body)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if wants_html(request):
+        return _error_page(request, exc.status_code, title, detail)
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": exc.status_code,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return _problem(exc.status_code, body, dict(exc.headers or {}))
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    # Log the exception type and path only: messages may quote patient data.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    if wants_html(request):
+        return _error_page(request, 500, "Something went wrong", "The error was logged. Nothing was saved.")
+    body = {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "The error was logged; the change was not saved.",
+        "instance": request.url.path,
+    }
+    return _problem(500, body)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="MesoClinic",
+        version=__version__,
+        description="Clinical platform for facial mesotherapy clinics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+
+    app.add_exception_handler(MesoClinicError, handle_domain_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
+            response = await handle_domain_error(
+                request, PayloadTooLarge(f"Requests are limited to {MAX_REQUEST_BYTES} bytes.")
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # caught here so no traceback (which may quote PHI) is logged
+                response = await handle_unexpected_error(request, exc)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    app.include_router(health_router)
+    app.include_router(auth_api.router)
+    app.include_router(patients_api.router)
+    app.include_router(auth_pages.router)
+    app.include_router(patients_pages.router)
+    return app

@@ -1,0 +1,1 @@
+"""Append-only, hash-chained access log; ``mesoclinic audit verify`` checks the chain."""

@@ -1,0 +1,1 @@
+"""Accounts, roles, passwords, browser sessions, API tokens, second factor and permissions."""

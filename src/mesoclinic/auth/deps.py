@@ -1,0 +1,168 @@
+"""FastAPI dependencies: the request's database session and its authenticated principal.
+
+The request owns the transaction: ``get_db`` commits after the endpoint returns and *before* the
+response is sent (``scope="function"``), so an acknowledged write is a committed write.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from mesoclinic.audit import service as audit
+from mesoclinic.audit.service import Actor
+from mesoclinic.auth import service
+from mesoclinic.auth.rules import Permission, Principal
+from mesoclinic.db import utcnow
+from mesoclinic.errors import Forbidden, NotAuthenticated
+from mesoclinic.settings import Settings
+
+SESSION_COOKIE = "mc_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+SessionFactory = Annotated[sessionmaker[Session], Depends(get_factory)]
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    if settings.trust_proxy_headers and (forwarded := request.headers.get("x-forwarded-for")):
+        return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else ""
+
+
+def request_actor(request: Request, settings: Settings) -> Actor:
+    """An anonymous actor for audit rows written before anyone is authenticated."""
+    return Actor(None, "anonymous", client_ip(request, settings), request.headers.get("user-agent", ""))
+
+
+def get_actor(request: Request, settings: AppSettings) -> Actor:
+    return request_actor(request, settings)
+
+
+RequestActor = Annotated[Actor, Depends(get_actor)]
+
+
+async def _submitted_csrf_token(request: Request) -> str:
+    if token := request.headers.get(CSRF_HEADER):
+        return token
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FORM_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def optional_principal(
+    request: Request, db: DbSession, settings: AppSettings, factory: SessionFactory
+) -> Principal | None:
+    """Resolve a bearer token or a session cookie; refuse forged or missing CSRF tokens."""
+    actor = request_actor(request, settings)
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        found_token = service.find_api_token(db, authorization[7:].strip())
+        if found_token is None:
+            audit.record_refusal(factory, actor, "auth.token", details={"reason": "invalid-or-expired"})
+            raise NotAuthenticated("The bearer token is invalid, expired or revoked.", code="invalid-token")
+        record, user = found_token
+        record.last_used_at = utcnow()
+        principal = service.principal_for(db, user, via="token", actor=actor)
+        request.state.principal = principal
+        return principal
+
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found_session = service.find_browser_session(db, cookie)
+    if found_session is None or found_session[0].second_factor_pending:
+        return None
+    browser_session, user = found_session
+    if request.method in UNSAFE_METHODS:
+        submitted = await _submitted_csrf_token(request)
+        if not (_same_origin(request) and hmac.compare_digest(submitted, browser_session.csrf_token)):
+            audit.record_refusal(
+                factory,
+                Actor(user.id, user.email, actor.ip, actor.user_agent),
+                "auth.csrf",
+                details={"path": request.url.path},
+            )
+            raise Forbidden(
+                "The form's security token is missing or wrong. Reload the page.",
+                code="csrf-failed",
+            )
+    principal = service.principal_for(
+        db,
+        user,
+        via="session",
+        actor=actor,
+        csrf_token=browser_session.csrf_token,
+        active_clinic_id=browser_session.active_clinic_id,
+    )
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated("Sign in, or send a bearer token.", code="not-authenticated")
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that lets the request through only with ``permission``; refusals are audited."""
+
+    def check(principal: CurrentPrincipal, factory: SessionFactory, request: Request) -> Principal:
+        if not principal.may(permission):
+            audit.record_refusal(
+                factory,
+                principal.actor,
+                "auth.permission",
+                details={"permission": permission.value, "path": request.url.path},
+            )
+            raise Forbidden(f"Your role may not do this ({permission.value}).", code="permission-denied")
+        return principal
+
+    return check

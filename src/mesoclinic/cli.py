@@ -1,0 +1,163 @@
+"""The operator's command line: serve, demo, db upgrade, user create, audit verify, backup, restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mesoclinic import backup as backups
+from mesoclinic import demo as demo_data
+from mesoclinic.audit import service as audit
+from mesoclinic.audit.service import SYSTEM_ACTOR
+from mesoclinic.auth import service as auth
+from mesoclinic.db import make_engine, make_session_factory, transaction
+from mesoclinic.errors import MesoClinicError
+from mesoclinic.migrations import upgrade_database
+from mesoclinic.models import Clinic, Role
+from mesoclinic.settings import get_settings
+
+app = typer.Typer(help="MesoClinic operator commands.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+
+def _factory() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+def _prepare_storage() -> None:
+    settings = get_settings()
+    for directory in (settings.var_dir, settings.media_path):
+        directory.mkdir(parents=True, exist_ok=True)
+    settings.secret  # noqa: B018 - creates var/secret.key on first run, refuses weak keys in production
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    _prepare_storage()
+    upgrade_database(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Migrate, then serve the web application and API."""
+    import uvicorn
+
+    settings = get_settings()
+    _prepare_storage()
+    upgrade_database(settings.database_url)
+    uvicorn.run(
+        "mesoclinic.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=settings.trust_proxy_headers,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Seed only a database with no clinic")] = False,
+) -> None:
+    """Seed the demo clinic (refused in production) and print its logins."""
+    settings = get_settings()
+    if settings.production:
+        typer.echo("refusing to seed demo data in production mode", err=True)
+        raise typer.Exit(2)
+    _prepare_storage()
+    upgrade_database(settings.database_url)
+    logins_file = settings.var_dir / "demo-logins.json"
+    with transaction(_factory()) as db:
+        seeded = demo_data.is_seeded(db)
+        if seeded and not if_empty:
+            typer.echo("the database already holds data; demo not seeded", err=True)
+            raise typer.Exit(1)
+        if not seeded:
+            demo_data.save_logins(logins_file, demo_data.seed(db))
+            typer.echo("seeded the demo clinic")
+    logins = demo_data.load_logins(logins_file)
+    typer.echo(f"\nDemo logins (also in {logins_file}):")
+    for login in logins:
+        typer.echo(f"  {login.role:<13} {login.email:<34} {login.password}   ({login.note})")
+    typer.echo(f"\nOpen http://{settings.host}:{settings.port}/ and sign in.\n")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Login email")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    role: Annotated[Role, typer.Option(help="admin, practitioner, receptionist or patient")],
+    clinic: Annotated[list[str] | None, typer.Option(help="Clinic slug (repeat for several)")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Create a user account."""
+    with transaction(_factory()) as db:
+        slugs = clinic or []
+        clinics = {c.slug: c.id for c in db.scalars(select(Clinic).where(Clinic.slug.in_(slugs)))}
+        if missing := sorted(set(slugs) - set(clinics)):
+            typer.echo(f"unknown clinic slug(s): {', '.join(missing)}", err=True)
+            raise typer.Exit(2)
+        try:
+            user = auth.create_user(
+                db,
+                SYSTEM_ACTOR,
+                email=email,
+                full_name=name,
+                role=role,
+                password=password,
+                clinic_ids=list(clinics.values()),
+            )
+        except MesoClinicError as error:
+            typer.echo(f"refused: {error.detail}", err=True)
+            raise typer.Exit(2) from error
+        typer.echo(f"created user {user.id} <{user.email}> as {role.value}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exit 1 and name the first tampered row if it is broken."""
+    with transaction(_factory()) as db:
+        broken = audit.verify_chain(db)
+        total = audit.count_events(db)
+    if broken is not None:
+        typer.echo(f"TAMPERED: audit row {broken.row_id}: {broken.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {total} audit events, chain intact")
+
+
+@app.command("backup")
+def backup_command(
+    destination: Annotated[Path, typer.Argument(help="File to write")],
+) -> None:
+    """Write a consistent backup of the database while the application runs."""
+    written = backups.backup(get_settings().database_url, destination)
+    typer.echo(f"backup written to {written}")
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="Backup file written by 'mesoclinic backup'")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm replacing the current data")] = False,
+) -> None:
+    """Replace the database with a backup. Stop the server first."""
+    if not yes:
+        typer.echo("restore replaces all current data; re-run with --yes to confirm", err=True)
+        raise typer.Exit(2)
+    backups.restore(get_settings().database_url, source)
+    typer.echo(f"restored from {source}")

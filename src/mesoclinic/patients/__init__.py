@@ -1,0 +1,1 @@
+"""Patients: demographics, contact, history (allergies, medications, previous procedures)."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages: templates, our own static assets and the rendering helper."""
