@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from mesoclinic.app import create_app
@@ -119,8 +119,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Session]:
-    """A separate connection for arranging and checking data, as another process would see it."""
-    engine = make_engine(database_url)
+    """A separate connection for arranging and checking data, as another process would see it.
+
+    On SQLite it uses the driver's deferred transactions (not the app's BEGIN IMMEDIATE), so an
+    observer that has read something does not hold the write lock the app under test needs.
+    Tests that write through it commit.
+    """
+    engine = create_engine(database_url) if database_url.startswith("sqlite") else make_engine(database_url)
     with make_session_factory(engine)() as session:
         yield session
     engine.dispose()

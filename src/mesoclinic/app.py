@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,10 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mesoclinic import __version__
-from mesoclinic.audit import service as audit
 from mesoclinic.auth import api as auth_api
 from mesoclinic.auth import pages as auth_pages
-from mesoclinic.auth.deps import request_actor
 from mesoclinic.db import make_engine, make_session_factory
 from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
 from mesoclinic.health import router as health_router
@@ -28,6 +27,7 @@ from mesoclinic.settings import Settings, get_settings
 from mesoclinic.web.templating import render
 
 log = logging.getLogger("mesoclinic")
+access_log = logging.getLogger("mesoclinic.access")
 
 PROBLEM_JSON = "application/problem+json"
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -67,17 +67,6 @@ def _error_page(request: Request, status: int, title: str, detail: str) -> Respo
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, MesoClinicError):
         raise exc
-    if exc.refusal is not None:
-        principal = getattr(request.state, "principal", None)
-        actor = principal.actor if principal else request_actor(request, request.app.state.settings)
-        audit.record_refusal(
-            request.app.state.session_factory,
-            actor,
-            exc.refusal.action,
-            target_type=exc.refusal.target_type,
-            target_id=exc.refusal.target_id,
-            details={"status": exc.status, "code": exc.code},
-        )
     if wants_html(request):
         if isinstance(exc, NotAuthenticated) and request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -88,17 +77,24 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
     return _problem(exc.status, exc.problem(instance=request.url.path), headers)
 
 
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    """``("medications", 0, "stopped_on")`` → ``medications.0.stopped_on``, without pydantic's
+    union-member labels such as ``literal['']``."""
+    return ".".join(str(part) for part in location if isinstance(part, int) or str(part).isidentifier())
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):
         raise exc
-    errors = [
-        {
-            "field": ".".join(str(part) for part in error["loc"] if part not in ("body", "query", "path")),
-            "location": str(error["loc"][0]) if error["loc"] else "",
-            "message": error["msg"],
-        }
-        for error in exc.errors()
-    ]
+    errors: list[dict[str, str]] = []
+    for error in exc.errors():
+        location = str(error["loc"][0]) if error["loc"] else ""
+        field = _field_path(
+            error["loc"][1:] if location in ("body", "query", "path", "header") else error["loc"]
+        )
+        if any(seen["field"] == field for seen in errors):
+            continue  # one message per field, not one per member of a union type
+        errors.append({"field": field, "location": location, "message": error["msg"]})
     detail = "; ".join(f"{e['field'] or e['location']}: {e['message']}" for e in errors)
     body = {
         "type": "https://mesoclinic.org/problems/invalid-input",
@@ -172,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
             response = await handle_domain_error(
@@ -186,6 +183,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         if settings.production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Path without the query string: searches carry names and birth dates.
+        access_log.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         return response
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

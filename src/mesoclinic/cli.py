@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
@@ -48,6 +49,15 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging plus our own ``mesoclinic`` loggers (access lines without query strings)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["mesoclinic"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
@@ -68,6 +78,8 @@ def serve(
         workers=workers,
         proxy_headers=settings.trust_proxy_headers,
         log_level="info",
+        log_config=_log_config(),
+        access_log=False,  # uvicorn's line carries query strings (names, birth dates); ours does not
     )
 
 

@@ -7,7 +7,7 @@ stable ``code`` (the rule or field it is about) and a plain-language detail. The
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://mesoclinic.org/problems/"
@@ -20,6 +20,7 @@ class Refusal:
     action: str
     target_type: str = ""
     target_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class MesoClinicError(Exception):

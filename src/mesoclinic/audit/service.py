@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mesoclinic.audit.rules import GENESIS_HASH, HASHED_FIELDS, ChainBreak, first_break, row_hash
-from mesoclinic.db import transaction, utcnow
+from mesoclinic.db import utcnow
+from mesoclinic.errors import Refusal
 from mesoclinic.models import AuditEvent
 
 AUDIT_CHAIN_LOCK_ID = 727_001
@@ -70,10 +71,17 @@ def record(
     return event
 
 
-def record_refusal(factory: sessionmaker[Session], actor: Actor, action: str, **kwargs: Any) -> None:
-    """Audit a refused attempt in its own transaction, since the request's own is rolled back."""
-    with transaction(factory) as db:
-        record(db, actor, action, outcome="denied", **kwargs)
+def record_refusal(db: Session, actor: Actor, refusal: Refusal, *, status: int, code: str) -> AuditEvent:
+    """Audit a refused attempt; the caller has rolled back the refused change first."""
+    return record(
+        db,
+        actor,
+        refusal.action,
+        outcome="denied",
+        target_type=refusal.target_type,
+        target_id=refusal.target_id,
+        details={**refusal.details, "status": status, "code": code},
+    )
 
 
 def _chain_rows(db: Session) -> Iterator[tuple[int, str, str, dict[str, Any]]]:

@@ -13,32 +13,18 @@ from mesoclinic.auth.deps import (
     CurrentPrincipal,
     DbSession,
     RequestActor,
-    SessionFactory,
     requires,
 )
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.auth.schemas import Me, TokenIssued, TokenRequest, UserCreate, UserRead
-from mesoclinic.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 @router.post("/auth/tokens", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
-def issue_token(
-    db: DbSession,
-    factory: SessionFactory,
-    settings: AppSettings,
-    actor: RequestActor,
-    data: TokenRequest,
-) -> TokenIssued:
+def issue_token(db: DbSession, settings: AppSettings, actor: RequestActor, data: TokenRequest) -> TokenIssued:
     """Exchange email, password (and the TOTP code when enrolled) for a bearer token."""
-    user = service.authenticate(db, factory, settings, data.email, data.password, actor)
-    if user.totp_enabled and not service.verify_totp(user, settings, data.totp_code or ""):
-        raise NotAuthenticated(
-            "A valid TOTP code is required for this account.",
-            code="invalid-totp-code",
-            field="totp_code",
-        )
+    user = service.authenticate_for_token(db, settings, data.email, data.password, data.totp_code, actor)
     user_actor = Actor(user.id, user.email, actor.ip, actor.user_agent)
     issued = service.issue_api_token(db, settings, user, data.name, user_actor)
     return TokenIssued(id=issued.record.id, token=issued.token, expires_at=issued.record.expires_at)

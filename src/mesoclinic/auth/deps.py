@@ -19,7 +19,7 @@ from mesoclinic.audit.service import Actor
 from mesoclinic.auth import service
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.db import utcnow
-from mesoclinic.errors import Forbidden, NotAuthenticated
+from mesoclinic.errors import Forbidden, MesoClinicError, NotAuthenticated, Refusal
 from mesoclinic.settings import Settings
 
 SESSION_COOKIE = "mc_session"
@@ -29,11 +29,22 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_db(request: Request) -> Iterator[Session]:
+    """The request's transaction. A refusal rolls back everything the request did, then records
+    the refused attempt in the audit trail (who tried what) before the error reaches the caller."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as db:
         try:
             yield db
             db.commit()
+        except MesoClinicError as error:
+            db.rollback()
+            if error.refusal is not None:
+                actor = getattr(request.state, "actor", None) or request_actor(
+                    request, request.app.state.settings
+                )
+                audit.record_refusal(db, actor, error.refusal, status=error.status, code=error.code)
+                db.commit()
+            raise
         except BaseException:
             db.rollback()
             raise
@@ -44,14 +55,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    return factory
-
-
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
-SessionFactory = Annotated[sessionmaker[Session], Depends(get_factory)]
 
 
 def client_ip(request: Request, settings: Settings) -> str:
@@ -90,22 +95,21 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-async def optional_principal(
-    request: Request, db: DbSession, settings: AppSettings, factory: SessionFactory
-) -> Principal | None:
+async def optional_principal(request: Request, db: DbSession, settings: AppSettings) -> Principal | None:
     """Resolve a bearer token or a session cookie; refuse forged or missing CSRF tokens."""
     actor = request_actor(request, settings)
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         found_token = service.find_api_token(db, authorization[7:].strip())
         if found_token is None:
-            audit.record_refusal(factory, actor, "auth.token", details={"reason": "invalid-or-expired"})
-            raise NotAuthenticated("The bearer token is invalid, expired or revoked.", code="invalid-token")
+            raise NotAuthenticated(
+                "The bearer token is invalid, expired or revoked.",
+                code="invalid-token",
+                refusal=Refusal("auth.token"),
+            )
         record, user = found_token
         record.last_used_at = utcnow()
-        principal = service.principal_for(db, user, via="token", actor=actor)
-        request.state.principal = principal
-        return principal
+        return _identified(request, service.principal_for(db, user, via="token", actor=actor))
 
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -114,34 +118,36 @@ async def optional_principal(
     if found_session is None or found_session[0].second_factor_pending:
         return None
     browser_session, user = found_session
+    principal = _identified(
+        request,
+        service.principal_for(
+            db,
+            user,
+            via="session",
+            actor=actor,
+            csrf_token=browser_session.csrf_token,
+            active_clinic_id=browser_session.active_clinic_id,
+        ),
+    )
     if request.method in UNSAFE_METHODS:
         submitted = await _submitted_csrf_token(request)
         if not (_same_origin(request) and hmac.compare_digest(submitted, browser_session.csrf_token)):
-            audit.record_refusal(
-                factory,
-                Actor(user.id, user.email, actor.ip, actor.user_agent),
-                "auth.csrf",
-                details={"path": request.url.path},
-            )
             raise Forbidden(
                 "The form's security token is missing or wrong. Reload the page.",
                 code="csrf-failed",
+                refusal=Refusal("auth.csrf", details={"path": request.url.path}),
             )
-    principal = service.principal_for(
-        db,
-        user,
-        via="session",
-        actor=actor,
-        csrf_token=browser_session.csrf_token,
-        active_clinic_id=browser_session.active_clinic_id,
-    )
-    request.state.principal = principal
     return principal
 
 
-async def current_principal(
-    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
-) -> Principal:
+def _identified(request: Request, principal: Principal) -> Principal:
+    """Remember who is calling, for page rendering and for auditing a later refusal."""
+    request.state.principal = principal
+    request.state.actor = principal.actor
+    return principal
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if principal is None:
         raise NotAuthenticated("Sign in, or send a bearer token.", code="not-authenticated")
     return principal
@@ -154,15 +160,15 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def requires(permission: Permission) -> Callable[..., Principal]:
     """A dependency that lets the request through only with ``permission``; refusals are audited."""
 
-    def check(principal: CurrentPrincipal, factory: SessionFactory, request: Request) -> Principal:
+    def check(principal: CurrentPrincipal, request: Request) -> Principal:
         if not principal.may(permission):
-            audit.record_refusal(
-                factory,
-                principal.actor,
-                "auth.permission",
-                details={"permission": permission.value, "path": request.url.path},
+            raise Forbidden(
+                f"Your role may not do this ({permission.value}).",
+                code="permission-denied",
+                refusal=Refusal(
+                    "auth.permission", details={"permission": permission.value, "path": request.url.path}
+                ),
             )
-            raise Forbidden(f"Your role may not do this ({permission.value}).", code="permission-denied")
         return principal
 
     return check

@@ -18,7 +18,6 @@ from mesoclinic.auth.deps import (
     CurrentPrincipal,
     DbSession,
     RequestActor,
-    SessionFactory,
 )
 from mesoclinic.errors import Forbidden, MesoClinicError
 from mesoclinic.models import BrowserSession, User
@@ -73,7 +72,6 @@ def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - t
 def login(
     request: Request,
     db: DbSession,
-    factory: SessionFactory,
     settings: AppSettings,
     actor: RequestActor,
     email: Annotated[str, Form(max_length=254)],
@@ -83,7 +81,7 @@ def login(
 ) -> Response:
     _check_login_csrf(request, csrf_token)
     try:
-        user = service.authenticate(db, factory, settings, email, password, actor)
+        user = service.authenticate(db, settings, email, password, actor)
     except MesoClinicError as error:
         return _login_form(request, error=error.detail, email=email, next_url=next, status=error.status)
     token = service.start_browser_session(db, settings, user, actor)
@@ -112,7 +110,6 @@ def second_factor_page(request: Request, next: str = "/") -> Response:  # noqa: 
 def second_factor(
     request: Request,
     db: DbSession,
-    factory: SessionFactory,
     settings: AppSettings,
     actor: RequestActor,
     code: Annotated[str, Form(max_length=10)],
@@ -121,7 +118,7 @@ def second_factor(
     # SameSite=Lax keeps cross-site posts from carrying the pending session cookie.
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
-        service.complete_second_factor(db, factory, settings, token, code, actor)
+        service.complete_second_factor(db, settings, token, code, actor)
     except MesoClinicError as error:
         if error.code == "login-expired":
             return RedirectResponse("/login", status_code=303)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pyotp
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mesoclinic import crypto
 from mesoclinic.audit import service as audit
@@ -71,36 +71,51 @@ def _throttle(db: Session, settings: Settings, email: str, ip: str) -> None:
         )
 
 
-def authenticate(
-    db: Session,
-    factory: sessionmaker[Session],
-    settings: Settings,
-    email: str,
-    password: str,
-    actor: Actor,
-) -> User:
-    """Check a password; failures are recorded in their own transaction (the request's rolls back)."""
+def _record_failed_login(db: Session, actor: Actor, action: str, reason: str) -> None:
+    """Undo the request's work, then commit the failed attempt, so the throttle counts it even
+    though the request fails: the one deliberate commit inside a service. (A side transaction
+    would deadlock on SQLite, where the request's own transaction holds the write lock.)
+    ``actor.label`` is the email the attempt was made for."""
+    db.rollback()
+    db.add(LoginAttempt(email=actor.label, ip=actor.ip, succeeded=False))
+    audit.record(db, actor, action, outcome="denied", details={"reason": reason})
+    db.commit()
+
+
+def authenticate(db: Session, settings: Settings, email: str, password: str, actor: Actor) -> User:
+    """Check a password (throttled); every failure is recorded and audited."""
     email = normalise_email(email)
     _throttle(db, settings, email, actor.ip)
     user = db.scalar(select(User).where(User.email == email))
     password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or not user.is_active:
-        reason = "disabled" if (user is not None and password_ok) else "bad-credentials"
-        with factory() as side, side.begin():
-            side.add(LoginAttempt(email=email, ip=actor.ip, succeeded=False))
-            audit.record(
-                side,
-                Actor(user.id if user else None, email, actor.ip, actor.user_agent),
-                "auth.login",
-                outcome="denied",
-                details={"reason": reason},
-            )
-        if reason == "disabled":
-            raise NotAuthenticated("This account is disabled.", code="account-disabled")
+    user_actor = Actor(user.id if user else None, email, actor.ip, actor.user_agent)
+    if user is None or not password_ok:
+        _record_failed_login(db, user_actor, "auth.login", "bad-credentials")
         raise NotAuthenticated("Email or password is incorrect.", code="invalid-credentials")
+    if not user.is_active:
+        _record_failed_login(db, user_actor, "auth.login", "disabled")
+        raise NotAuthenticated("This account is disabled.", code="account-disabled")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.add(LoginAttempt(email=email, ip=actor.ip, succeeded=True))
+    return user
+
+
+def authenticate_for_token(
+    db: Session, settings: Settings, email: str, password: str, totp_code: str | None, actor: Actor
+) -> User:
+    """Password and, when enrolled, the TOTP code in one step (API clients have no second page)."""
+    user = authenticate(db, settings, email, password, actor)
+    if user.totp_enabled:
+        require_totp(
+            db,
+            settings,
+            user,
+            totp_code or "",
+            actor,
+            field="totp_code",
+            detail="A valid TOTP code is required for this account.",
+        )
     return user
 
 
@@ -186,7 +201,6 @@ def end_browser_session(db: Session, token: str) -> None:
 
 def complete_second_factor(
     db: Session,
-    factory: sessionmaker[Session],
     settings: Settings,
     token: str,
     code: str,
@@ -197,16 +211,7 @@ def complete_second_factor(
         raise NotAuthenticated("Your login has expired; please sign in again.", code="login-expired")
     browser_session, user = found
     _throttle(db, settings, user.email, actor.ip)
-    if not verify_totp(user, settings, code):
-        with factory() as side, side.begin():
-            side.add(LoginAttempt(email=user.email, ip=actor.ip, succeeded=False))
-            audit.record(
-                side,
-                Actor(user.id, user.email, actor.ip, actor.user_agent),
-                "auth.second_factor",
-                outcome="denied",
-            )
-        raise NotAuthenticated("That code is not valid.", code="invalid-totp-code", field="code")
+    require_totp(db, settings, user, code, actor, field="code")
     browser_session.second_factor_pending = False
     _complete_login(db, user, actor)
     return user
@@ -295,11 +300,30 @@ def confirm_totp_enrolment(db: Session, settings: Settings, user: User, code: st
     audit.record(db, actor, "auth.totp.enabled", target_type="user", target_id=user.id)
 
 
+def require_totp(
+    db: Session,
+    settings: Settings,
+    user: User,
+    code: str,
+    actor: Actor,
+    *,
+    field: str,
+    detail: str = "That code is not valid.",
+) -> None:
+    """Check the second factor; a wrong code counts as a failed login, so guessing is throttled."""
+    if verify_totp(user, settings, code):
+        return
+    user_actor = Actor(user.id, user.email, actor.ip, actor.user_agent)
+    _record_failed_login(db, user_actor, "auth.second_factor", "bad-totp-code")
+    raise NotAuthenticated(detail, code="invalid-totp-code", field=field)
+
+
 def verify_totp(user: User, settings: Settings, code: str, now: float | None = None) -> bool:
     """Accept the current code or its neighbours (clock drift), each time step only once."""
     secret = _totp_secret(user, settings)
     code = code.strip().replace(" ", "")
-    if secret is None or not code.isdigit():
+    # isdigit() alone accepts other scripts' digits, which compare_digest refuses with a TypeError.
+    if secret is None or not (code.isascii() and code.isdigit()):
         return False
     totp = pyotp.TOTP(secret)
     current_step = int((time.time() if now is None else now) // TOTP_PERIOD_SECONDS)
