@@ -8,6 +8,7 @@ cannot be read).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,8 +26,19 @@ def _sqlite_path(database_url: str) -> Path:
     return Path(database)
 
 
-def _libpq_url(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq_args(database_url: str) -> tuple[list[str], dict[str, str]]:
+    """Connection arguments for pg_dump/pg_restore; the password goes in the environment, where
+    other local users cannot read it from the process list."""
+    url = make_url(database_url)
+    args = [f"--dbname={url.database}"]
+    if url.host:
+        args.append(f"--host={url.host}")
+    if url.port:
+        args.append(f"--port={url.port}")
+    if url.username:
+        args.append(f"--username={url.username}")
+    env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
+    return args, env
 
 
 def pg_tool(name: str) -> str:
@@ -49,15 +61,17 @@ def backup(database_url: str, destination: Path) -> Path:
         ):
             source.backup(target)
         return destination
+    args, env = _libpq_args(database_url)
     subprocess.run(  # noqa: S603 - fixed argument list, no shell
         [
             pg_tool("pg_dump"),
             "--format=custom",
             "--no-owner",
             f"--file={destination}",
-            f"--dbname={_libpq_url(database_url)}",
+            *args,
         ],
         check=True,
+        env=env,
     )
     return destination
 
@@ -73,6 +87,7 @@ def restore(database_url: str, source: Path) -> None:
         ):
             backup_db.backup(target)
         return
+    args, env = _libpq_args(database_url)
     subprocess.run(  # noqa: S603
         [
             pg_tool("pg_restore"),
@@ -80,8 +95,9 @@ def restore(database_url: str, source: Path) -> None:
             "--if-exists",
             "--no-owner",
             "--single-transaction",
-            f"--dbname={_libpq_url(database_url)}",
+            *args,
             str(source),
         ],
         check=True,
+        env=env,
     )

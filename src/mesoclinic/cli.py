@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mesoclinic import backup as backups
 from mesoclinic import demo as demo_data
@@ -16,7 +19,7 @@ from mesoclinic.audit import service as audit
 from mesoclinic.audit.service import SYSTEM_ACTOR
 from mesoclinic.auth import service as auth
 from mesoclinic.db import make_engine, make_session_factory, transaction
-from mesoclinic.errors import MesoClinicError
+from mesoclinic.errors import ConfigurationError, MesoClinicError
 from mesoclinic.migrations import upgrade_database
 from mesoclinic.models import Clinic, Role
 from mesoclinic.settings import get_settings
@@ -29,9 +32,33 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
+P = ParamSpec("P")
 
-def _factory() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(get_settings().database_url))
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """One transaction on a short-lived engine, disposed afterwards."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def _operator_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Unusable configuration (weak key in production, missing backup file…) is one clear line
+    and exit status 2, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except ConfigurationError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from error
+
+    return run
 
 
 def _prepare_storage() -> None:
@@ -42,6 +69,7 @@ def _prepare_storage() -> None:
 
 
 @db_app.command("upgrade")
+@_operator_errors
 def db_upgrade() -> None:
     """Apply all migrations."""
     _prepare_storage()
@@ -59,6 +87,7 @@ def _log_config() -> dict[str, Any]:
 
 
 @app.command()
+@_operator_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
@@ -84,6 +113,7 @@ def serve(
 
 
 @app.command()
+@_operator_errors
 def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Seed only a database with no clinic")] = False,
 ) -> None:
@@ -95,14 +125,17 @@ def demo(
     _prepare_storage()
     upgrade_database(settings.database_url)
     logins_file = settings.var_dir / "demo-logins.json"
-    with transaction(_factory()) as db:
+    new_logins: list[demo_data.DemoLogin] = []
+    with _unit_of_work() as db:
         seeded = demo_data.is_seeded(db)
         if seeded and not if_empty:
             typer.echo("the database already holds data; demo not seeded", err=True)
             raise typer.Exit(1)
         if not seeded:
-            demo_data.save_logins(logins_file, demo_data.seed(db))
-            typer.echo("seeded the demo clinic")
+            new_logins = demo_data.seed(db)
+    if new_logins:  # written only once the accounts are committed
+        demo_data.save_logins(logins_file, new_logins)
+        typer.echo("seeded the demo clinic")
     logins = demo_data.load_logins(logins_file)
     typer.echo(f"\nDemo logins (also in {logins_file}):")
     for login in logins:
@@ -111,6 +144,7 @@ def demo(
 
 
 @user_app.command("create")
+@_operator_errors
 def user_create(
     email: Annotated[str, typer.Option(help="Login email")],
     name: Annotated[str, typer.Option(help="Full name")],
@@ -119,7 +153,7 @@ def user_create(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
 ) -> None:
     """Create a user account."""
-    with transaction(_factory()) as db:
+    with _unit_of_work() as db:
         slugs = clinic or []
         clinics = {c.slug: c.id for c in db.scalars(select(Clinic).where(Clinic.slug.in_(slugs)))}
         if missing := sorted(set(slugs) - set(clinics)):
@@ -142,9 +176,10 @@ def user_create(
 
 
 @audit_app.command("verify")
+@_operator_errors
 def audit_verify() -> None:
     """Check the audit trail's hash chain; exit 1 and name the first tampered row if it is broken."""
-    with transaction(_factory()) as db:
+    with _unit_of_work() as db:
         broken = audit.verify_chain(db)
         total = audit.count_events(db)
     if broken is not None:
@@ -154,6 +189,7 @@ def audit_verify() -> None:
 
 
 @app.command("backup")
+@_operator_errors
 def backup_command(
     destination: Annotated[Path, typer.Argument(help="File to write")],
 ) -> None:
@@ -163,6 +199,7 @@ def backup_command(
 
 
 @app.command("restore")
+@_operator_errors
 def restore_command(
     source: Annotated[Path, typer.Argument(help="Backup file written by 'mesoclinic backup'")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm replacing the current data")] = False,

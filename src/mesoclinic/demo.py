@@ -304,6 +304,7 @@ def seed(db: Session, today: date | None = None) -> list[DemoLogin]:
 def save_logins(path: Path, logins: list[DemoLogin]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an older one may be readable
     with os.fdopen(fd, "w") as handle:
         json.dump([asdict(login) for login in logins], handle, indent=2)
 

@@ -21,7 +21,9 @@ MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MESOCLINIC_", extra="ignore")
+    # An empty variable (``MESOCLINIC_SECRET_KEY=`` from an unfilled env file) means "not set",
+    # not an empty encryption key.
+    model_config = SettingsConfigDict(env_prefix="MESOCLINIC_", extra="ignore", env_ignore_empty=True)
 
     var_dir: Path = Path("var")
     database_url: str = ""

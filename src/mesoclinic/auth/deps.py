@@ -77,7 +77,11 @@ def get_actor(request: Request, settings: AppSettings) -> Actor:
 RequestActor = Annotated[Actor, Depends(get_actor)]
 
 
-async def _submitted_csrf_token(request: Request) -> str:
+async def submitted_csrf_token(request: Request) -> str:
+    """The CSRF token sent with an unsafe request (header, or form field). Async because reading
+    a form is; it touches no database, so it may run on the event loop."""
+    if request.method not in UNSAFE_METHODS:
+        return ""
     if token := request.headers.get(CSRF_HEADER):
         return token
     content_type = request.headers.get("content-type", "")
@@ -95,8 +99,16 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-async def optional_principal(request: Request, db: DbSession, settings: AppSettings) -> Principal | None:
-    """Resolve a bearer token or a session cookie; refuse forged or missing CSRF tokens."""
+def optional_principal(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    submitted_csrf: Annotated[str, Depends(submitted_csrf_token)],
+) -> Principal | None:
+    """Resolve a bearer token or a session cookie; refuse forged or missing CSRF tokens.
+
+    Synchronous on purpose: it queries the database, and blocking calls must run in the thread
+    pool, never on the event loop (on SQLite that would deadlock waiting for the write lock)."""
     actor = request_actor(request, settings)
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
@@ -130,8 +142,9 @@ async def optional_principal(request: Request, db: DbSession, settings: AppSetti
         ),
     )
     if request.method in UNSAFE_METHODS:
-        submitted = await _submitted_csrf_token(request)
-        if not (_same_origin(request) and hmac.compare_digest(submitted, browser_session.csrf_token)):
+        # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and this is user input.
+        expected = browser_session.csrf_token.encode()
+        if not (_same_origin(request) and hmac.compare_digest(submitted_csrf.encode(), expected)):
             raise Forbidden(
                 "The form's security token is missing or wrong. Reload the page.",
                 code="csrf-failed",
@@ -147,7 +160,7 @@ def _identified(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if principal is None:
         raise NotAuthenticated("Sign in, or send a bearer token.", code="not-authenticated")
     return principal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -59,7 +59,8 @@ def _login_form(
 
 def _check_login_csrf(request: Request, submitted: str) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, submitted):
+    # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and both are user input.
+    if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise Forbidden("The form expired. Please try again.", code="csrf-failed")
 
 
@@ -85,7 +86,9 @@ def login(
     except MesoClinicError as error:
         return _login_form(request, error=error.detail, email=email, next_url=next, status=error.status)
     token = service.start_browser_session(db, settings, user, actor)
-    destination = f"/login/second-factor?next={_safe_next(next)}" if user.totp_enabled else _safe_next(next)
+    # Encoded, so a destination with its own query string (a search) arrives whole.
+    second_step = "/login/second-factor?" + urlencode({"next": _safe_next(next)})
+    destination = second_step if user.totp_enabled else _safe_next(next)
     response = RedirectResponse(destination, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
