@@ -46,7 +46,8 @@ def test_every_acknowledged_write_survives_a_kill_9(database_url: str, world: Wo
             writer.start()
         deadline = time.monotonic() + 60
         while len(acknowledged) < 30:
-            assert time.monotonic() < deadline, f"writes are not being acknowledged:\n{server.log.read_text()[-2000:]}"
+            log_tail = server.log.read_text()[-2000:]
+            assert time.monotonic() < deadline, f"writes are not being acknowledged:\n{log_tail}"
             time.sleep(0.02)
         server.kill()  # while the writers are still sending
         stop.set()

@@ -46,11 +46,13 @@ def test_it_registers_a_patient_with_history_at_the_active_clinic(
     assert [a["substance"] for a in body["allergies"]] == ["Lidocaine"]
     assert body["medications"][0]["drug_class"] == "isotretinoin"
     stored = db.get(Patient, body["id"])
-    assert stored is not None and stored.family_name == "Hopper"
+    assert stored is not None
+    assert stored.family_name == "Hopper"
     created = db.scalars(select(AuditEvent).where(AuditEvent.action == "patient.created")).one()
     assert created.patient_id == body["id"]
     # No clinical or identifying content in the audit details.
-    assert "Hopper" not in str(created.details) and "Lidocaine" not in str(created.details)
+    assert "Hopper" not in str(created.details)
+    assert "Lidocaine" not in str(created.details)
 
 
 def test_it_names_every_invalid_field_and_stores_nothing(
