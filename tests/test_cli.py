@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from mesoclinic.app import create_app
 from mesoclinic.audit.service import SYSTEM_ACTOR, record, verify_chain
 from mesoclinic.cli import app as cli_app
 from mesoclinic.db import make_engine, make_session_factory, transaction
+from mesoclinic.migrations import alembic_config
 from mesoclinic.models import AuditEvent, Clinic, ClinicMembership, Patient, Qualification, User
 from mesoclinic.settings import Settings
 from tests.conftest import count
@@ -98,7 +100,8 @@ def test_db_upgrade_builds_the_schema_and_is_idempotent(empty_database_url: str,
     engine = make_engine(empty_database_url)
     assert {"audit_event", "clinic", "patient", "app_user"} <= set(inspect(engine).get_table_names())
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        applied = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert applied == [ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()]
     engine.dispose()
 
 

@@ -16,14 +16,23 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mesoclinic import __version__
+from mesoclinic.aftercare import api as aftercare_api
+from mesoclinic.assessment import api as assessment_api
 from mesoclinic.auth import api as auth_api
 from mesoclinic.auth import pages as auth_pages
+from mesoclinic.consent import api as consent_api
 from mesoclinic.db import make_engine, make_session_factory
 from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
+from mesoclinic.formulation import api as formulation_api
 from mesoclinic.health import router as health_router
+from mesoclinic.inventory import api as inventory_api
 from mesoclinic.patients import api as patients_api
 from mesoclinic.patients import pages as patients_pages
+from mesoclinic.planning import api as planning_api
+from mesoclinic.practitioners import api as practitioners_api
+from mesoclinic.screening import api as screening_api
 from mesoclinic.settings import Settings, get_settings
+from mesoclinic.treatment import api as treatment_api
 from mesoclinic.web.templating import render
 
 log = logging.getLogger("mesoclinic")
@@ -197,6 +206,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(auth_api.router)
     app.include_router(patients_api.router)
+    for clinical_api in (
+        screening_api,
+        assessment_api,
+        formulation_api,
+        planning_api,
+        consent_api,
+        practitioners_api,
+        inventory_api,
+        treatment_api,
+        aftercare_api,
+    ):
+        app.include_router(clinical_api.router)
     app.include_router(auth_pages.router)
     app.include_router(patients_pages.router)
     return app

@@ -68,6 +68,9 @@ class PreviousProcedure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     procedure: Mapped[str] = mapped_column(String(200))
+    #: Screening category: ``laser``, ``peel``, ``facial_surgery``, ``filler``, ``toxin``,
+    #: ``mesotherapy``, ``microneedling`` or ``other``.
+    category: Mapped[str] = mapped_column(String(30), default="other")
     performed_on: Mapped[date]
     notes: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Aftercare instructions, scheduled check-ins, expected symptom windows, escalation of red flags, adverse events."""

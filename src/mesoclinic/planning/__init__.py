@@ -1,0 +1,1 @@
+"""Course plans (3–6 sessions, interval windows) and the maintenance plan after a course."""

@@ -1,0 +1,1 @@
+"""Practitioners' qualifications and licences; who may treat today; credentials about to expire."""

@@ -1,0 +1,1 @@
+"""Contraindication screening: pure rules over the intake, stored results, practitioner overrides."""
