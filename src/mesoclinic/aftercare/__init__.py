@@ -1,1 +1,3 @@
-"""Aftercare instructions, scheduled check-ins, expected symptom windows, escalation of red flags, adverse events."""
+"""Aftercare instructions, scheduled check-ins, expected symptom windows, escalation of red flags,
+adverse events.
+"""

@@ -1,1 +1,3 @@
-"""Skin assessment: concerns per facial zone graded on standard scales (Glogau, WSRS, Merz, Goodman & Baron, MASI/mMASI, VAS)."""
+"""Skin assessment: concerns per facial zone graded on standard scales (Glogau, WSRS, Merz, Goodman &
+Baron, MASI/mMASI, VAS).
+"""

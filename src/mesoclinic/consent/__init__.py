@@ -1,1 +1,3 @@
-"""Versioned consent texts, signatures (typed name and drawn signature), withdrawal, and whether consent is valid now."""
+"""Versioned consent texts, signatures (typed name and drawn signature), withdrawal, and whether
+consent is valid now.
+"""

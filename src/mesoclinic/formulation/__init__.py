@@ -1,1 +1,3 @@
-"""Ingredient catalogue, the proposed cocktail per patient, allergy and incompatibility cross-checks, the decided formulation."""
+"""Ingredient catalogue, the proposed cocktail per patient, allergy and incompatibility cross-checks,
+the decided formulation.
+"""

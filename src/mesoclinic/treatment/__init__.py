@@ -1,1 +1,3 @@
-"""The session record: enforced checklist, injections per zone (face chart), lots used, pain, sign-off, amendments."""
+"""The session record: enforced checklist, injections per zone (face chart), lots used, pain, sign-off,
+amendments.
+"""
