@@ -19,7 +19,7 @@ from mesoclinic.auth.deps import (
     DbSession,
     RequestActor,
 )
-from mesoclinic.errors import Forbidden, MesoClinicError
+from mesoclinic.errors import Forbidden, MesoClinicError, Refusal
 from mesoclinic.models import BrowserSession, User
 from mesoclinic.web.templating import render
 
@@ -32,7 +32,13 @@ LOGIN_CSRF_COOKIE = "mc_login_csrf"
 def _safe_next(target: str) -> str:
     """Only same-site relative paths, so the login form cannot bounce users to another site."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return "/"
     return target
 
@@ -61,7 +67,9 @@ def _check_login_csrf(request: Request, submitted: str) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and both are user input.
     if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
-        raise Forbidden("The form expired. Please try again.", code="csrf-failed")
+        raise Forbidden(
+            "The form expired. Please try again.", code="csrf-failed", refusal=Refusal("auth.login.csrf")
+        )
 
 
 @router.get("/login")

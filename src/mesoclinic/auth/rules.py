@@ -81,6 +81,7 @@ def password_problems(password: str, email: str = "") -> list[str]:
         problems.append(f"must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(set(password)) < 5:
         problems.append("must not be made of so few different characters")
-    if email and email.split("@")[0].lower() in password.lower():
+    name = email.split("@")[0].lower()
+    if len(name) >= 3 and name in password.lower():
         problems.append("must not contain the email name")
     return problems

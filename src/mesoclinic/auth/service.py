@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -34,6 +36,8 @@ from mesoclinic.settings import Settings
 
 TOTP_PERIOD_SECONDS = 30
 TOTP_ISSUER = "MesoClinic"
+PENDING_LOGIN_LIFETIME = timedelta(minutes=10)
+log = logging.getLogger(__name__)
 
 
 def normalise_email(email: str) -> str:
@@ -165,7 +169,9 @@ def start_browser_session(db: Session, settings: Settings, user: User, actor: Ac
             user_id=user.id,
             csrf_token=secrets.token_urlsafe(32),
             second_factor_pending=pending,
-            expires_at=utcnow() + timedelta(hours=settings.session_hours),
+            # A half-finished login is only good for the few minutes it takes to type a code.
+            expires_at=utcnow()
+            + (PENDING_LOGIN_LIFETIME if pending else timedelta(hours=settings.session_hours)),
             ip=actor.ip,
         )
     )
@@ -213,6 +219,7 @@ def complete_second_factor(
     _throttle(db, settings, user.email, actor.ip)
     require_totp(db, settings, user, code, actor, field="code")
     browser_session.second_factor_pending = False
+    browser_session.expires_at = utcnow() + timedelta(hours=settings.session_hours)
     _complete_login(db, user, actor)
     return user
 
@@ -279,7 +286,12 @@ def _totp_key(settings: Settings) -> bytes:
 def _totp_secret(user: User, settings: Settings) -> str | None:
     if user.totp_secret_encrypted is None:
         return None
-    return crypto.decrypt(_totp_key(settings), user.totp_secret_encrypted, str(user.id).encode()).decode()
+    try:
+        return crypto.decrypt(_totp_key(settings), user.totp_secret_encrypted, str(user.id).encode()).decode()
+    except InvalidTag:
+        # The secret key changed since enrolment: no code can match; an admin must reset the factor.
+        log.warning("TOTP secret of user %s cannot be decrypted with the current key", user.id)
+        return None
 
 
 def begin_totp_enrolment(db: Session, settings: Settings, user: User) -> str:
@@ -310,7 +322,10 @@ def require_totp(
     field: str,
     detail: str = "That code is not valid.",
 ) -> None:
-    """Check the second factor; a wrong code counts as a failed login, so guessing is throttled."""
+    """Check the second factor; a wrong code counts as a failed login, so guessing is throttled.
+
+    The user row is locked first, so two simultaneous requests cannot both spend one code."""
+    db.refresh(user, with_for_update=True)
     if verify_totp(user, settings, code):
         return
     user_actor = Actor(user.id, user.email, actor.ip, actor.user_agent)
