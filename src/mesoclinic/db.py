@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +53,23 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+_replayed_now: ContextVar[datetime | None] = ContextVar("replayed_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The application's clock. Every timestamp the services write comes from here."""
+    return _replayed_now.get() or datetime.now(UTC)
+
+
+@contextmanager
+def replay_at(moment: datetime) -> Iterator[None]:
+    """Run the real services as of a past moment: the demo seeder replays a clinic's history
+    through the same code paths a clinician uses, so demo data always obeys the rules."""
+    token = _replayed_now.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _replayed_now.reset(token)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

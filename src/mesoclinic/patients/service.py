@@ -12,10 +12,22 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mesoclinic.audit import service as audit
-from mesoclinic.auth.rules import Principal
+from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.errors import Forbidden, InvalidInput, NotFound, Refusal
-from mesoclinic.models import Allergy, Medication, Patient, PreviousProcedure, Role
-from mesoclinic.patients.schemas import PatientCreate, PatientUpdate
+from mesoclinic.models import Allergy, Intake, Medication, Patient, PreviousProcedure, Role
+from mesoclinic.patients import rules
+from mesoclinic.patients.schemas import (
+    INTAKE_ANSWERS_VERSION,
+    AllergyIn,
+    Choice,
+    IntakeAnswers,
+    IntakeQuestionnaire,
+    MedicationIn,
+    PatientCreate,
+    PatientUpdate,
+    PreviousProcedureIn,
+)
+from mesoclinic.screening.ruleset import PROCEDURE_CATEGORIES, default_ruleset
 
 MAX_PAGE = 100
 
@@ -119,13 +131,7 @@ def create_patient(db: Session, principal: Principal, data: PatientCreate) -> Pa
         )
     if clinic_id not in principal.clinic_ids:
         raise Forbidden("You do not work at that clinic.", code="clinic-not-yours")
-    for medication in data.medications:
-        if medication.started_on and medication.stopped_on and medication.stopped_on < medication.started_on:
-            raise InvalidInput(
-                "A medication cannot stop before it started.",
-                code="medication-dates",
-                field="medications.stopped_on",
-            )
+    _check_medication_dates(data.medications, "medications")
     patient = Patient(
         clinic_id=clinic_id,
         given_name=data.given_name,
@@ -174,3 +180,172 @@ def update_patient(db: Session, principal: Principal, patient_id: int, data: Pat
         details={"fields": sorted(changes)},
     )
     return patient
+
+
+def _check_medication_dates(medications: list[MedicationIn], prefix: str) -> None:
+    for problem in rules.medication_date_problems(medications, prefix):
+        raise InvalidInput(problem.message, code="medication-dates", field=problem.field)
+
+
+def _history_writer(db: Session, principal: Principal, patient_id: int) -> Patient:
+    """The patient whose history the caller may add to: staff of the patient's clinic only."""
+    if not principal.is_staff or not principal.may(Permission.PATIENT_WRITE):
+        raise Forbidden("Only clinic staff add to a patient's history.", code="staff-only")
+    return get_patient(db, principal, patient_id, audit_read=False)
+
+
+def _audit_history(db: Session, principal: Principal, patient: Patient, action: str, item_id: int) -> None:
+    audit.record(
+        db,
+        principal.actor,
+        action,
+        target_type="patient",
+        target_id=patient.id,
+        patient_id=patient.id,
+        clinic_id=patient.clinic_id,
+        details={"item_id": item_id},
+    )
+
+
+def add_allergy(db: Session, principal: Principal, patient_id: int, data: AllergyIn) -> Allergy:
+    patient = _history_writer(db, principal, patient_id)
+    allergy = Allergy(patient_id=patient.id, **data.model_dump())
+    db.add(allergy)
+    db.flush()
+    _audit_history(db, principal, patient, "patient.allergy_added", allergy.id)
+    return allergy
+
+
+def add_medication(db: Session, principal: Principal, patient_id: int, data: MedicationIn) -> Medication:
+    patient = _history_writer(db, principal, patient_id)
+    _check_medication_dates([data], "medications")
+    medication = Medication(patient_id=patient.id, **data.model_dump())
+    db.add(medication)
+    db.flush()
+    _audit_history(db, principal, patient, "patient.medication_added", medication.id)
+    return medication
+
+
+def add_procedure(
+    db: Session, principal: Principal, patient_id: int, data: PreviousProcedureIn
+) -> PreviousProcedure:
+    patient = _history_writer(db, principal, patient_id)
+    procedure = PreviousProcedure(patient_id=patient.id, **data.model_dump())
+    db.add(procedure)
+    db.flush()
+    _audit_history(db, principal, patient, "patient.procedure_added", procedure.id)
+    return procedure
+
+
+def questionnaire() -> IntakeQuestionnaire:
+    """The intake questions' answer codes and labels, from the screening rule set."""
+    ruleset = default_ruleset()
+    vocabulary = ruleset.vocabulary
+
+    def choices(codes: dict[str, str]) -> list[Choice]:
+        return [Choice(code=code, label=label) for code, label in codes.items()]
+
+    return IntakeQuestionnaire(
+        answers_version=INTAKE_ANSWERS_VERSION,
+        ruleset_version=ruleset.version,
+        conditions=choices(vocabulary.conditions),
+        skin_problems=choices(vocabulary.skin_problems),
+        drug_classes=choices(vocabulary.drug_classes),
+        procedure_categories=list(PROCEDURE_CATEGORIES),
+    )
+
+
+def submit_intake(db: Session, principal: Principal, patient_id: int, answers: IntakeAnswers) -> Intake:
+    """Store a new intake (never edits an old one) and append the history it declares.
+
+    Staff who may write patient records submit for their clinics' patients (source ``staff``); a
+    patient submits only their own questionnaire (source ``patient``). Items already on the record
+    are not appended twice.
+    """
+    if principal.is_staff and not principal.may(Permission.PATIENT_WRITE):
+        raise Forbidden("Your role may not record an intake.", code="permission-denied")
+    source = "staff" if principal.is_staff else "patient"
+    patient = get_patient(db, principal, patient_id, audit_read=False)
+    _check_medication_dates(answers.medications, "medications")
+
+    allergies = rules.not_yet_recorded(patient.allergies, answers.allergies, rules.allergy_key)
+    medications = rules.not_yet_recorded(patient.medications, answers.medications, rules.medication_key)
+    procedures = rules.not_yet_recorded(
+        patient.previous_procedures, answers.previous_procedures, rules.procedure_key
+    )
+    intake = Intake(
+        patient_id=patient.id,
+        submitted_by_user_id=principal.user_id,
+        source=source,
+        fitzpatrick=answers.fitzpatrick,
+        answers=answers.model_dump(mode="json"),
+        answers_version=INTAKE_ANSWERS_VERSION,
+    )
+    db.add(intake)
+    db.add_all(Allergy(patient_id=patient.id, **a.model_dump()) for a in allergies)
+    db.add_all(Medication(patient_id=patient.id, **m.model_dump()) for m in medications)
+    db.add_all(PreviousProcedure(patient_id=patient.id, **p.model_dump()) for p in procedures)
+    db.flush()
+    audit.record(
+        db,
+        principal.actor,
+        "intake.submitted",
+        target_type="intake",
+        target_id=intake.id,
+        patient_id=patient.id,
+        clinic_id=patient.clinic_id,
+        details={
+            "source": source,
+            "answers_version": INTAKE_ANSWERS_VERSION,
+            "added": {
+                "allergies": len(allergies),
+                "medications": len(medications),
+                "previous_procedures": len(procedures),
+            },
+        },
+    )
+    return intake
+
+
+def _intakes_of(patient_id: int) -> Select[Intake]:
+    return (
+        select(Intake)
+        .where(Intake.patient_id == patient_id)
+        .order_by(Intake.submitted_at.desc(), Intake.id.desc())
+    )
+
+
+def list_intakes(db: Session, principal: Principal, patient_id: int) -> list[Intake]:
+    """Every intake of a patient the caller may see, newest first."""
+    patient = get_patient(db, principal, patient_id, audit_read=False)
+    intakes = list(db.scalars(_intakes_of(patient.id).limit(MAX_PAGE)))
+    audit.record(
+        db,
+        principal.actor,
+        "intake.read",
+        target_type="patient",
+        target_id=patient.id,
+        patient_id=patient.id,
+        clinic_id=patient.clinic_id,
+        details={"intake_ids": [i.id for i in intakes]},
+    )
+    return intakes
+
+
+def latest_intake(
+    db: Session, principal: Principal, patient_id: int, *, audit_read: bool = True
+) -> Intake | None:
+    """The patient's most recent intake: the one screening judges."""
+    patient = get_patient(db, principal, patient_id, audit_read=False)
+    intake = db.scalar(_intakes_of(patient.id).limit(1))
+    if intake is not None and audit_read:
+        audit.record(
+            db,
+            principal.actor,
+            "intake.read",
+            target_type="intake",
+            target_id=intake.id,
+            patient_id=patient.id,
+            clinic_id=patient.clinic_id,
+        )
+    return intake
