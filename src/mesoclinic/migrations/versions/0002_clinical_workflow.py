@@ -866,10 +866,16 @@ def _unprotect_signed_records() -> None:
         op.execute("DROP TRIGGER IF EXISTS injection_signed ON injection")
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        for function in ("refuse_signed_change", "refuse_injection_change_when_signed", "refuse_append_only_change"):
+        for function in (
+            "refuse_signed_change",
+            "refuse_injection_change_when_signed",
+            "refuse_append_only_change",
+        ):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
         return
     names = [f"{t}_signed_no_{v}" for t in SIGNED_SESSION_GUARDS for v in ("update", "delete")]
-    names += ["injection_signed_no_insert"] + [f"{t}_no_{v}" for t in APPEND_ONLY for v in ("update", "delete")]
+    names += ["injection_signed_no_insert"] + [
+        f"{t}_no_{v}" for t in APPEND_ONLY for v in ("update", "delete")
+    ]
     for name in names:
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
