@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mesoclinic import demo_history
 from mesoclinic.audit.service import SYSTEM_ACTOR
 from mesoclinic.auth import service as auth
 from mesoclinic.models import (
@@ -298,6 +299,7 @@ def seed(db: Session, today: date | None = None) -> list[DemoLogin]:
     first.user_id = portal.id
     logins.append(DemoLogin(Role.PATIENT.value, first.email, patient_password, "patient portal"))
     db.flush()
+    demo_history.replay(db, today)
     return logins
 
 

@@ -49,6 +49,8 @@ def get_patient(db: Session, principal: Principal, patient_id: int, *, audit_rea
             selectinload(Patient.medications),
             selectinload(Patient.previous_procedures),
         )
+        # History added earlier in the same unit of work must show (screening reads it next).
+        .execution_options(populate_existing=True)
     )
     if patient is None:
         raise NotFound(

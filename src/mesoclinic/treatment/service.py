@@ -335,7 +335,7 @@ def add_injection(
         lot_id=lot.id,
         chart_points=[list(p) for p in data.chart_points],
     )
-    db.add(injection)
+    session.injections.append(injection)  # keeps the loaded collection true within this unit of work
     db.flush()
     audit.record(
         db,
