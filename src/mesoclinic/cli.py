@@ -64,7 +64,9 @@ def _operator_errors(command: Callable[P, None]) -> Callable[P, None]:
 def _prepare_storage() -> None:
     settings = get_settings()
     for directory in (settings.var_dir, settings.media_path):
-        directory.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the SQLite file, the key and photos live here.
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
     settings.secret  # noqa: B018 - creates var/secret.key on first run, refuses weak keys in production
 
 

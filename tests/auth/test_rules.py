@@ -50,18 +50,19 @@ def test_practitioner_documents_care_but_manages_no_users_and_verifies_no_audit(
     assert ROLE_PERMISSIONS[Role.PRACTITIONER] == {
         Permission.PATIENT_READ,
         Permission.PATIENT_WRITE,
+        Permission.CLINICAL_READ,
         Permission.CLINICAL_WRITE,
     }
 
 
-def test_receptionist_registers_patients_but_writes_nothing_clinical() -> None:
+def test_receptionist_registers_patients_but_neither_reads_nor_writes_clinical_records() -> None:
     allowed = ROLE_PERMISSIONS[Role.RECEPTIONIST]
     assert allowed == {Permission.PATIENT_READ, Permission.PATIENT_WRITE}
-    assert Permission.CLINICAL_WRITE not in allowed
+    assert Permission.CLINICAL_READ not in allowed
 
 
-def test_patient_may_only_read() -> None:
-    assert ROLE_PERMISSIONS[Role.PATIENT] == {Permission.PATIENT_READ}
+def test_patient_may_only_read_and_record_scoping_limits_it_to_their_own() -> None:
+    assert ROLE_PERMISSIONS[Role.PATIENT] == {Permission.PATIENT_READ, Permission.CLINICAL_READ}
 
 
 def test_only_admins_manage_users_or_verify_the_audit_trail() -> None:

@@ -224,7 +224,8 @@ def test_access_to_formulations_follows_the_patient(client: TestClient, world: W
     )
     receptionist = bearer(client, world.receptionist)
     assert decide(client, receptionist, proposal["id"], ["ncha"]).status_code == 403
-    assert client.get(f"/api/v1/formulations/{proposal['id']}", headers=receptionist).status_code == 200
+    # The front desk does not read clinical records.
+    assert client.get(f"/api/v1/formulations/{proposal['id']}", headers=receptionist).status_code == 403
     patient = bearer(client, world.patient_user)
     assert client.get(f"/api/v1/formulations/{proposal['id']}", headers=patient).status_code == 200
     assert client.get(f"/api/v1/formulations/{other['id']}", headers=patient).status_code == 404

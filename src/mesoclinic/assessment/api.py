@@ -20,7 +20,7 @@ from mesoclinic.models import SkinAssessment
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
 
-Reader = Annotated[Principal, Depends(requires(Permission.PATIENT_READ))]
+Reader = Annotated[Principal, Depends(requires(Permission.CLINICAL_READ))]
 Clinician = Annotated[Principal, Depends(requires(Permission.CLINICAL_WRITE))]
 
 

@@ -14,6 +14,8 @@ from mesoclinic.models.user import Role
 class Permission(enum.StrEnum):
     PATIENT_READ = "patient:read"
     PATIENT_WRITE = "patient:write"
+    #: Assessments, formulations, session records: not the front desk's business.
+    CLINICAL_READ = "clinical:read"
     CLINICAL_WRITE = "clinical:write"
     USER_MANAGE = "user:manage"
     AUDIT_VERIFY = "audit:verify"
@@ -24,12 +26,17 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.PRACTITIONER, Role.RECEPTIONIST})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.PRACTITIONER: frozenset(
-        {Permission.PATIENT_READ, Permission.PATIENT_WRITE, Permission.CLINICAL_WRITE}
+        {
+            Permission.PATIENT_READ,
+            Permission.PATIENT_WRITE,
+            Permission.CLINICAL_READ,
+            Permission.CLINICAL_WRITE,
+        }
     ),
     # Front desk registers and books patients but documents no clinical care.
     Role.RECEPTIONIST: frozenset({Permission.PATIENT_READ, Permission.PATIENT_WRITE}),
     # A patient reads their own record; the record scoping in patients.service does the rest.
-    Role.PATIENT: frozenset({Permission.PATIENT_READ}),
+    Role.PATIENT: frozenset({Permission.PATIENT_READ, Permission.CLINICAL_READ}),
 }
 
 MIN_PASSWORD_LENGTH = 12

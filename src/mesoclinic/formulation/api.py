@@ -21,7 +21,7 @@ from mesoclinic.formulation.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["formulation"])
 
-Reader = Annotated[Principal, Depends(requires(Permission.PATIENT_READ))]
+Reader = Annotated[Principal, Depends(requires(Permission.CLINICAL_READ))]
 Clinician = Annotated[Principal, Depends(requires(Permission.CLINICAL_WRITE))]
 
 
