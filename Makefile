@@ -36,7 +36,7 @@ types: $(VENV)/.dev
 	$(BIN)/mypy
 
 unit: $(VENV)/.dev test-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers, each with its own PostgreSQL cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

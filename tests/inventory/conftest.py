@@ -133,6 +133,7 @@ def make_session(
         intake_id=intake.id,
         performed_by_user_id=practitioner_id,
         ruleset_version="test",
+        screened_on=date.today(),
         outcome="clear",
         findings=[],
     )

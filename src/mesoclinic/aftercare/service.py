@@ -12,6 +12,7 @@ from mesoclinic.aftercare import rules
 from mesoclinic.aftercare.schemas import AdverseEventFollowUp, AdverseEventIn, CheckinAnswers
 from mesoclinic.audit import service as audit
 from mesoclinic.auth.rules import Principal
+from mesoclinic.clinics import clinic_today
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mesoclinic.models import (
@@ -27,10 +28,6 @@ from mesoclinic.models import (
 from mesoclinic.patients.service import get_patient, visible_patients
 
 URGENCY_ORDER = case({"emergency": 0, "urgent": 1, "routine": 2}, value=Escalation.urgency, else_=3)
-
-
-def _today(db: Session, clinic_id: int) -> date:
-    return utcnow().astimezone(ZoneInfo(db.get_one(Clinic, clinic_id).timezone)).date()
 
 
 def schedule_checkins(db: Session, session: TreatmentSession, session_on: date) -> list[AftercareCheckin]:
@@ -168,7 +165,7 @@ def _complete(
     session: TreatmentSession,
     answers: CheckinAnswers,
 ) -> tuple[AftercareCheckin, Escalation | None, list[rules.EscalationReason]]:
-    today = _today(db, session.clinic_id)
+    today = clinic_today(db, session.clinic_id)
     session_on = session.started_at.astimezone(
         ZoneInfo(db.get_one(Clinic, session.clinic_id).timezone)
     ).date()
@@ -217,7 +214,7 @@ def report_unscheduled(
         session_id=session.id,
         patient_id=patient.id,
         label=f"report{count + 1}",
-        due_on=_today(db, session.clinic_id),
+        due_on=clinic_today(db, session.clinic_id),
     )
     db.add(checkin)
     db.flush()
@@ -302,7 +299,7 @@ def report_adverse_event(
             code="staff-only",
         )
     patient = get_patient(db, principal, patient_id, audit_read=False)
-    if data.onset_on > _today(db, patient.clinic_id):
+    if data.onset_on > clinic_today(db, patient.clinic_id):
         raise InvalidInput("The onset cannot be in the future.", code="onset-in-future", field="onset_on")
     if data.session_id is not None:
         session = db.get(TreatmentSession, data.session_id)

@@ -9,7 +9,7 @@ concurrent withdrawals cannot both take the last vial.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mesoclinic.audit import service as audit
 from mesoclinic.auth.rules import Permission, Principal
+from mesoclinic.clinics import clinic_today
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
 from mesoclinic.inventory import rules
@@ -62,11 +63,6 @@ def visible_lots(principal: Principal) -> Select[Lot, Product]:
         .join(Product, Product.id == Lot.product_id)
         .where(Product.clinic_id.in_(principal.clinic_ids))
     )
-
-
-def clinic_today(db: Session, clinic_id: int, now: datetime | None = None) -> date:
-    zone = db.scalar(select(Clinic.timezone).where(Clinic.id == clinic_id)) or "UTC"
-    return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
 
 
 def _get_product(db: Session, principal: Principal, product_id: int) -> Product:

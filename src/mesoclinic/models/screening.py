@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
@@ -23,6 +23,11 @@ class ScreeningResult(Base):
     intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id", ondelete="RESTRICT"))
     performed_at: Mapped[datetime] = mapped_column(default=utcnow)
     performed_by_user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    #: The clinic day the rules judged (waiting periods are counted to this date).
+    screened_on: Mapped[date]
+    #: The cocktail the allergy rules checked; a session may rely on this screening only if its
+    #: course's formulation is covered.
+    planned_ingredient_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: The rule set's version (data file version) that produced these findings.
     ruleset_version: Mapped[str] = mapped_column(String(40))
     #: ``clear``, ``needs_override`` (relative findings only) or ``blocked`` (any absolute/defer).

@@ -42,6 +42,8 @@ def _read(db: Session, result: ScreeningResult) -> ScreeningRead:
         performed_at=result.performed_at,
         performed_by_user_id=result.performed_by_user_id,
         ruleset_version=result.ruleset_version,
+        screened_on=result.screened_on,
+        planned_ingredient_codes=result.planned_ingredient_codes,
         outcome=result.outcome,
         findings=[
             FindingRead(

@@ -97,6 +97,8 @@ class ScreeningRead(BaseModel):
     performed_at: datetime
     performed_by_user_id: int
     ruleset_version: str
+    screened_on: date
+    planned_ingredient_codes: list[str]
     outcome: Literal["clear", "needs_override", "blocked"]
     findings: list[FindingRead]
     overrides: list[OverrideRead]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mesoclinic.audit import service as audit
 from mesoclinic.auth.rules import Principal
+from mesoclinic.clinics import clinic_today
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
 from mesoclinic.models import Intake, Patient, Role, ScreeningOverride, ScreeningResult
 from mesoclinic.patients import service as patients
@@ -81,13 +82,15 @@ def run_screening(
     decision = rules.screen(
         screening_input(patient, intake, planned),
         ruleset,
-        on_date or date.today(),
+        on_date or clinic_today(db, patient.clinic_id),
     )
     result = ScreeningResult(
         patient_id=patient.id,
         intake_id=intake.id,
         performed_by_user_id=principal.user_id,
         ruleset_version=decision.ruleset_version,
+        screened_on=decision.on_date,
+        planned_ingredient_codes=sorted({i.code for i in planned}),
         outcome=decision.outcome,
         findings=[f.as_json() for f in decision.findings],
     )

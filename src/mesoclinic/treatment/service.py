@@ -6,8 +6,7 @@ Every refusal happens before anything is written, so a refused step changes noth
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -16,13 +15,13 @@ from mesoclinic.aftercare import service as aftercare
 from mesoclinic.assessment import rules as assessment_rules
 from mesoclinic.audit import service as audit
 from mesoclinic.auth.rules import Principal
+from mesoclinic.clinics import clinic_today
 from mesoclinic.consent import service as consent
 from mesoclinic.db import utcnow
-from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
 from mesoclinic.formulation import service as formulation
 from mesoclinic.inventory import service as inventory
 from mesoclinic.models import (
-    Clinic,
     Injection,
     Patient,
     Role,
@@ -39,11 +38,6 @@ from mesoclinic.treatment import rules
 from mesoclinic.treatment.schemas import AmendmentIn, InjectionIn, NumbingStep, SessionSign, SessionStart
 
 MAX_NUMBING_AGE = timedelta(hours=4)
-
-
-def clinic_today(db: Session, clinic_id: int, now: datetime | None = None) -> date:
-    clinic = db.get_one(Clinic, clinic_id)
-    return (now or utcnow()).astimezone(ZoneInfo(clinic.timezone)).date()
 
 
 def get_session(
@@ -104,19 +98,27 @@ def list_sessions(db: Session, principal: Principal, patient_id: int) -> list[Tr
 
 
 def _todays_screening(
-    db: Session, principal: Principal, patient: Patient, screening_id: int, today: date
+    db: Session, patient: Patient, screening_id: int, today: date, planned_codes: set[str]
 ) -> ScreeningResult:
+    """A screening the practitioner ran (and overrode) beforehand: usable only if it is the
+    patient's latest, judged today, and checked the course's whole cocktail for allergies."""
     result = db.get(ScreeningResult, screening_id)
     if result is None or result.patient_id != patient.id:
         raise InvalidInput(
             "No such screening for this patient.", code="screening-not-found", field="screening_id"
         )
     latest = db.scalar(select(func.max(ScreeningResult.id)).where(ScreeningResult.patient_id == patient.id))
-    performed_on = clinic_today(db, patient.clinic_id, result.performed_at)
-    if performed_on != today or latest != result.id:
+    if result.screened_on != today or latest != result.id:
         raise Conflict(
             "Screening must be re-run on the day of the session; this one is not today's latest.",
             code="screening-stale",
+        )
+    if unchecked := sorted(planned_codes - set(result.planned_ingredient_codes)):
+        raise Conflict(
+            f"This screening did not check the course's ingredients ({', '.join(unchecked)}) for allergies; "
+            "screen again with the planned cocktail.",
+            code="screening-missed-ingredients",
+            extra={"unchecked": unchecked},
         )
     return result
 
@@ -125,8 +127,10 @@ def start_session(db: Session, principal: Principal, course_id: int, data: Sessi
     """Open the next session of a course once every precondition holds."""
     course = planning.get_course(db, principal, course_id)
     patient = get_patient(db, principal, course.patient_id, audit_read=False)
+    # Refused starts are audited as denied (the request's changes are rolled back first).
+    refusal = Refusal("session.start", "course_plan", str(course.id))
     if course.status != "active":
-        raise Conflict(f"The course is {course.status}.", code="course-not-active")
+        raise Conflict(f"The course is {course.status}.", code="course-not-active", refusal=refusal)
     today = clinic_today(db, patient.clinic_id)
     previous = list(
         db.scalars(
@@ -140,10 +144,13 @@ def start_session(db: Session, principal: Principal, course_id: int, data: Sessi
             "A session of this course is already in progress.",
             code="session-in-progress",
             extra={"session_id": open_session.id},
+            refusal=refusal,
         )
     number = len(previous) + 1
     if number > course.sessions_planned:
-        raise Conflict("Every planned session of this course is done.", code="course-complete")
+        raise Conflict(
+            "Every planned session of this course is done.", code="course-complete", refusal=refusal
+        )
     if previous:
         last_on = clinic_today(db, patient.clinic_id, previous[-1].started_at)
         earliest, _latest = planning_rules.session_window(last_on, course)
@@ -152,6 +159,7 @@ def start_session(db: Session, principal: Principal, course_id: int, data: Sessi
                 f"Too soon after the previous session: the earliest date is {earliest.isoformat()}.",
                 code="interval-too-short",
                 extra={"earliest": earliest.isoformat()},
+                refusal=refusal,
             )
 
     practitioner_id = data.practitioner_user_id or principal.user_id
@@ -161,10 +169,10 @@ def start_session(db: Session, principal: Principal, course_id: int, data: Sessi
         )
     practitioners.require_qualified(db, practitioner_id, today, clinic_id=patient.clinic_id)
     consent_record = consent.require_valid_consent(db, patient.id, "treatment")
+    planned = formulation.final_ingredients(db, principal, course.formulation_id)
     if data.screening_id is not None:
-        result = _todays_screening(db, principal, patient, data.screening_id, today)
+        result = _todays_screening(db, patient, data.screening_id, today, {code for code, _names in planned})
     else:
-        planned = formulation.final_ingredients(db, principal, course.formulation_id)
         result = screening.run_screening(
             db, principal, patient.id, planned_ingredients=planned, on_date=today
         )
@@ -203,7 +211,11 @@ def start_session(db: Session, principal: Principal, course_id: int, data: Sessi
 def _editable(db: Session, principal: Principal, session_id: int) -> TreatmentSession:
     session = get_session(db, principal, session_id, audit_read=False)
     if session.status == "signed":
-        raise Conflict("The session is signed; record an amendment instead.", code="session-signed")
+        raise Conflict(
+            "The session is signed; record an amendment instead.",
+            code="session-signed",
+            refusal=Refusal("session.document", "treatment_session", str(session.id)),
+        )
     if session.practitioner_user_id != principal.user_id:
         raise Forbidden(
             "Only the practitioner treating this session may document it.", code="not-assigned-practitioner"
@@ -283,6 +295,7 @@ def add_injection(
             f"Complete the checklist first: {', '.join(missing)}.",
             code="checklist-incomplete",
             extra={"missing": missing},
+            refusal=Refusal("session.injection", "treatment_session", str(session.id)),
         )
     ready_at = rules.numbing_ready_at(session.checklist)
     now = utcnow()
@@ -292,6 +305,7 @@ def add_injection(
             f"The numbing cream needs about {minutes} more minute(s).",
             code="numbing-wait-not-honoured",
             extra={"ready_at": ready_at.isoformat()},
+            refusal=Refusal("session.injection", "treatment_session", str(session.id)),
         )
     entry = rules.InjectionEntry(
         zone=data.zone,
@@ -354,8 +368,9 @@ def sign_session(db: Session, principal: Principal, session_id: int, data: Sessi
     """Sign off: the record becomes immutable, aftercare check-ins are scheduled and the course
     advances (maintenance is planned after its last session)."""
     session = get_session(db, principal, session_id, audit_read=False)
+    refusal = Refusal("session.sign", "treatment_session", str(session.id))
     if session.status == "signed":
-        raise Conflict("This session is already signed.", code="session-already-signed")
+        raise Conflict("This session is already signed.", code="session-already-signed", refusal=refusal)
     if session.practitioner_user_id != principal.user_id:
         raise Forbidden(
             "Only the practitioner treating this session may sign it.", code="not-assigned-practitioner"
@@ -364,7 +379,7 @@ def sign_session(db: Session, principal: Principal, session_id: int, data: Sessi
     today = clinic_today(db, session.clinic_id, now)
     practitioners.require_qualified(db, principal.user_id, today, clinic_id=session.clinic_id)
     if not session.injections:
-        raise Conflict("Record at least one injection before signing.", code="no-injections")
+        raise Conflict("Record at least one injection before signing.", code="no-injections", refusal=refusal)
     ended_at = data.ended_at or now
     if ended_at < session.started_at or ended_at > now + timedelta(minutes=1):
         raise InvalidInput(
@@ -394,7 +409,11 @@ def sign_session(db: Session, principal: Principal, session_id: int, data: Sessi
 def amend_session(db: Session, principal: Principal, session_id: int, data: AmendmentIn) -> SessionAmendment:
     session = get_session(db, principal, session_id, audit_read=False)
     if session.status != "signed":
-        raise Conflict("The session is not signed yet: correct it directly.", code="session-not-signed")
+        raise Conflict(
+            "The session is not signed yet: correct it directly.",
+            code="session-not-signed",
+            refusal=Refusal("session.amend", "treatment_session", str(session.id)),
+        )
     amendment = SessionAmendment(
         session_id=session.id, author_user_id=principal.user_id, reason=data.reason, changes=data.changes
     )

@@ -281,6 +281,8 @@ def upgrade() -> None:
         sa.Column("performed_at", mesoclinic.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("performed_by_user_id", sa.Integer(), nullable=False),
         sa.Column("ruleset_version", sa.String(length=40), nullable=False),
+        sa.Column("screened_on", sa.Date(), nullable=False),
+        sa.Column("planned_ingredient_codes", sa.JSON(), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("findings", sa.JSON(), nullable=False),
         sa.CheckConstraint(
