@@ -26,6 +26,7 @@ from mesoclinic.models import AftercareCheckin, Escalation
 router = APIRouter(prefix="/api/v1", tags=["aftercare"])
 
 Reader = Annotated[Principal, Depends(requires(Permission.PATIENT_READ))]
+ClinicalReader = Annotated[Principal, Depends(requires(Permission.CLINICAL_READ))]
 Clinician = Annotated[Principal, Depends(requires(Permission.CLINICAL_WRITE))]
 
 
@@ -130,7 +131,7 @@ def follow_up(
 
 
 @router.get("/patients/{patient_id}/adverse-events", response_model=list[AdverseEventRead])
-def list_adverse_events(db: DbSession, principal: Reader, patient_id: int) -> list[AdverseEventRead]:
+def list_adverse_events(db: DbSession, principal: ClinicalReader, patient_id: int) -> list[AdverseEventRead]:
     """A patient's adverse events and their follow-ups."""
     return [
         AdverseEventRead.model_validate(e) for e in service.list_adverse_events(db, principal, patient_id)

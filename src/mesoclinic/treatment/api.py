@@ -25,7 +25,7 @@ from mesoclinic.treatment.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["treatment"])
 
-Reader = Annotated[Principal, Depends(requires(Permission.PATIENT_READ))]
+Reader = Annotated[Principal, Depends(requires(Permission.CLINICAL_READ))]
 Clinician = Annotated[Principal, Depends(requires(Permission.CLINICAL_WRITE))]
 
 
