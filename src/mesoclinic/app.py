@@ -26,10 +26,12 @@ from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
 from mesoclinic.formulation import api as formulation_api
 from mesoclinic.health import router as health_router
 from mesoclinic.inventory import api as inventory_api
+from mesoclinic.messaging import api as messaging_api
 from mesoclinic.patients import api as patients_api
 from mesoclinic.patients import pages as patients_pages
 from mesoclinic.planning import api as planning_api
 from mesoclinic.practitioners import api as practitioners_api
+from mesoclinic.scheduling import api as scheduling_api
 from mesoclinic.screening import api as screening_api
 from mesoclinic.settings import Settings, get_settings
 from mesoclinic.treatment import api as treatment_api
@@ -216,6 +218,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inventory_api,
         treatment_api,
         aftercare_api,
+        scheduling_api,
+        messaging_api,
     ):
         app.include_router(clinical_api.router)
     app.include_router(auth_pages.router)

@@ -11,23 +11,45 @@ from mesoclinic.models.inventory import Lot, Product, StockMovement
 from mesoclinic.models.patient import Allergy, Medication, Patient, PreviousProcedure
 from mesoclinic.models.planning import CoursePlan
 from mesoclinic.models.practitioner import Qualification
+from mesoclinic.models.scheduling import (
+    Absence,
+    Appointment,
+    AppointmentEvent,
+    AppointmentType,
+    BookedSlot,
+    CalendarFeed,
+    ClinicClosure,
+    ContactPreference,
+    OpeningHours,
+    OutboxMessage,
+    Room,
+    WorkingHours,
+)
 from mesoclinic.models.screening import ScreeningOverride, ScreeningResult
 from mesoclinic.models.treatment import Injection, SessionAmendment, TreatmentSession
 from mesoclinic.models.user import ApiToken, BrowserSession, ClinicMembership, LoginAttempt, Role, User
 
 __all__ = [
+    "Absence",
     "AdverseEvent",
     "AftercareCheckin",
     "Allergy",
     "ApiToken",
+    "Appointment",
+    "AppointmentEvent",
+    "AppointmentType",
     "AssessmentFinding",
     "AuditEvent",
+    "BookedSlot",
     "BrowserSession",
+    "CalendarFeed",
     "Clinic",
+    "ClinicClosure",
     "ClinicIngredient",
     "ClinicMembership",
     "ConsentRecord",
     "ConsentText",
+    "ContactPreference",
     "CoursePlan",
     "Escalation",
     "Formulation",
@@ -36,11 +58,14 @@ __all__ = [
     "LoginAttempt",
     "Lot",
     "Medication",
+    "OpeningHours",
+    "OutboxMessage",
     "Patient",
     "PreviousProcedure",
     "Product",
     "Qualification",
     "Role",
+    "Room",
     "ScreeningOverride",
     "ScreeningResult",
     "SessionAmendment",
@@ -48,4 +73,5 @@ __all__ = [
     "StockMovement",
     "TreatmentSession",
     "User",
+    "WorkingHours",
 ]

@@ -1,0 +1,1 @@
+"""The benchmarks behind ``mesoclinic bench …`` (they print JSON; never timed unit tests)."""

@@ -1,0 +1,1 @@
+"""Rooms, hours, appointments with no double booking, course slot search, calendar feeds."""
