@@ -49,3 +49,11 @@ def test_browser_gets_an_html_error_page_with_security_headers(client: TestClien
 
 def test_health_reports_the_database(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_signed_out_browser_is_sent_to_login_and_back_with_its_query(client: TestClient) -> None:
+    response = client.get(
+        "/?q=ada&date_of_birth=1980-05-17", headers={"accept": "text/html"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/%3Fq%3Dada%26date_of_birth%3D1980-05-17"

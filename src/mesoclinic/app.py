@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -80,7 +81,8 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
         raise exc
     if wants_html(request):
         if isinstance(exc, NotAuthenticated) and request.method == "GET":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target}, safe='/')}", status_code=303)
         return _error_page(request, exc.status, exc.title, exc.detail)
     headers = {}
     if "retry_after_seconds" in exc.extra:
