@@ -26,6 +26,7 @@ from mesoclinic.db import make_engine, make_session_factory
 from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
 from mesoclinic.formulation import api as formulation_api
 from mesoclinic.health import router as health_router
+from mesoclinic.imaging import api as imaging_api
 from mesoclinic.inventory import api as inventory_api
 from mesoclinic.messaging import api as messaging_api
 from mesoclinic.patients import api as patients_api
@@ -43,6 +44,8 @@ access_log = logging.getLogger("mesoclinic.access")
 
 PROBLEM_JSON = "application/problem+json"
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
+#: Photo uploads (``POST /api/v1/patients/{id}/photos``) may be up to ``settings.photo_max_bytes``.
+PHOTO_UPLOAD_SUFFIX = "/photos"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -183,9 +186,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
+        limit = (
+            settings.photo_max_bytes if request.url.path.endswith(PHOTO_UPLOAD_SUFFIX) else MAX_REQUEST_BYTES
+        )
+        if length is not None and (not length.isdigit() or int(length) > limit):
             response = await handle_domain_error(
-                request, PayloadTooLarge(f"Requests are limited to {MAX_REQUEST_BYTES} bytes.")
+                request,
+                PayloadTooLarge(f"Requests here are limited to {limit} bytes.", field="content-length"),
             )
         else:
             try:
@@ -222,8 +229,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         aftercare_api,
         scheduling_api,
         messaging_api,
+        imaging_api,
     ):
         app.include_router(clinical_api.router)
+    app.include_router(messaging_api.calendar_router)  # public, token-protected .ics feeds
     app.include_router(auth_pages.router)
     app.include_router(patients_pages.router)
     return app

@@ -1,4 +1,5 @@
-"""The operator's command line: serve, demo, db upgrade, user create, audit verify, backup, restore."""
+"""The operator's command line: serve, worker, demo, db upgrade, user create, audit verify, backup,
+restore."""
 
 from __future__ import annotations
 
@@ -212,3 +213,65 @@ def restore_command(
         raise typer.Exit(2)
     backups.restore(get_settings().database_url, source)
     typer.echo(f"restored from {source}")
+
+
+@app.command("worker")
+@_operator_errors
+def worker_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass (queue reminders, send a batch), then exit")
+    ] = False,
+) -> None:
+    """Run the outbox worker: queue reminders and deliver due email and SMS until stopped."""
+    import logging
+    import signal
+    import threading
+
+    from mesoclinic.messaging import worker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    try:
+        if once:
+            report = worker.run_once(factory, settings)
+            queued = sum(len(job.queued) for job in report.jobs)
+            typer.echo(
+                f"queued {queued}, sent {len(report.sent)}, "
+                f"retrying {len(report.retrying)}, failed {len(report.failed)}"
+            )
+            return
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())  # finish the current pass, then exit
+        worker.run_forever(factory, settings, stop)
+    finally:
+        engine.dispose()
+
+
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("schedule")
+def bench_schedule(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    requests: Annotated[int, typer.Option(min=1, help="Timed requests of each kind")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Days of existing bookings")] = 120,
+    practitioners: Annotated[int, typer.Option(min=1, help="Practitioners")] = 20,
+    rooms: Annotated[int, typer.Option(min=1, help="Rooms")] = 8,
+) -> None:
+    """Time 5-session course slot proposals and practitioner week views on a busy synthetic clinic
+    (a temporary SQLite database; the configured database is not touched)."""
+    import json
+
+    from mesoclinic.bench import schedule
+
+    result = schedule.run(days=days, requests=requests, practitioners=practitioners, rooms=rooms)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for name in ("propose_course", "week_view"):
+        typer.echo(f"{name}: p50 {result[name]['p50_ms']} ms, p95 {result[name]['p95_ms']} ms")
+    typer.echo(f"n={result['n']}, setup {result['setup_s']} s, clinic {result['clinic']}")

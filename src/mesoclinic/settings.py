@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     trust_proxy_headers: bool = False
+    #: Largest accepted photo upload (bytes); other requests are limited to 1 MiB.
+    photo_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    #: Absolute base of links put in messages and calendar-feed URLs (e.g. ``https://clinic.example``);
+    #: empty means "the address the request came in on".
+    public_base_url: str = ""
+    # Messaging: email through a real SMTP server, SMS through an HTTP webhook of the clinic's gateway.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "MesoClinic <no-reply@localhost>"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    sms_webhook_url: str = ""
+    sms_webhook_token: SecretStr | None = None
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The outbox worker.
+    worker_poll_seconds: float = Field(default=15.0, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1, le=500)
+    #: How long a claimed message stays the claimer's before another worker may take it over.
+    worker_lease_seconds: int = Field(default=300, ge=10)
+    outbox_max_attempts: int = Field(default=6, ge=1, le=50)
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -6,6 +6,7 @@ from mesoclinic.models.audit import AuditEvent
 from mesoclinic.models.clinic import Clinic
 from mesoclinic.models.consent import ConsentRecord, ConsentText
 from mesoclinic.models.formulation import ClinicIngredient, Formulation
+from mesoclinic.models.imaging import Photo, PhotoAnalysis
 from mesoclinic.models.intake import Intake
 from mesoclinic.models.inventory import Lot, Product, StockMovement
 from mesoclinic.models.patient import Allergy, Medication, Patient, PreviousProcedure
@@ -61,6 +62,8 @@ __all__ = [
     "OpeningHours",
     "OutboxMessage",
     "Patient",
+    "Photo",
+    "PhotoAnalysis",
     "PreviousProcedure",
     "Product",
     "Qualification",

@@ -1,0 +1,1 @@
+"""Photo intake (validated, EXIF-stripped, encrypted), landmarks, alignment, facial zones, skin metrics."""
