@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -18,7 +17,6 @@ from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mesoclinic.models import (
     AdverseEvent,
     AftercareCheckin,
-    Clinic,
     Escalation,
     Lot,
     Patient,
@@ -166,9 +164,7 @@ def _complete(
     answers: CheckinAnswers,
 ) -> tuple[AftercareCheckin, Escalation | None, list[rules.EscalationReason]]:
     today = clinic_today(db, session.clinic_id)
-    session_on = session.started_at.astimezone(
-        ZoneInfo(db.get_one(Clinic, session.clinic_id).timezone)
-    ).date()
+    session_on = clinic_today(db, session.clinic_id, session.started_at)
     reasons = rules.evaluate_checkin(
         dict(answers.symptoms), set(answers.red_flags), (today - session_on).days
     )
