@@ -12,6 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	scripts/install-runtime-deps.sh
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable .
 	touch $@
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PostgreSQL server binaries (the tests start a throw-away
-# cluster on loopback themselves). Installs only what is missing.
+# cluster on loopback themselves) and Chromium for the browser tests. Installs only what is missing.
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not reachable).
+[ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2

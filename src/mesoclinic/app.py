@@ -18,25 +18,35 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mesoclinic import __version__
 from mesoclinic.aftercare import api as aftercare_api
+from mesoclinic.aftercare import pages as aftercare_pages
 from mesoclinic.assessment import api as assessment_api
 from mesoclinic.auth import api as auth_api
 from mesoclinic.auth import pages as auth_pages
 from mesoclinic.consent import api as consent_api
+from mesoclinic.consent import pages as consent_pages
+from mesoclinic.consultation import pages as consultation_pages
 from mesoclinic.db import make_engine, make_session_factory
 from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
 from mesoclinic.formulation import api as formulation_api
 from mesoclinic.health import router as health_router
 from mesoclinic.imaging import api as imaging_api
 from mesoclinic.inventory import api as inventory_api
+from mesoclinic.inventory import pages as inventory_pages
 from mesoclinic.messaging import api as messaging_api
 from mesoclinic.patients import api as patients_api
 from mesoclinic.patients import pages as patients_pages
 from mesoclinic.planning import api as planning_api
+from mesoclinic.portal import pages as portal_pages
 from mesoclinic.practitioners import api as practitioners_api
+from mesoclinic.practitioners import pages as practitioners_pages
 from mesoclinic.scheduling import api as scheduling_api
+from mesoclinic.scheduling import pages as scheduling_pages
 from mesoclinic.screening import api as screening_api
 from mesoclinic.settings import Settings, get_settings
+from mesoclinic.suitability import pages as suitability_pages
 from mesoclinic.treatment import api as treatment_api
+from mesoclinic.treatment import pages as treatment_pages
+from mesoclinic.web import pages as web_pages
 from mesoclinic.web.templating import render
 
 log = logging.getLogger("mesoclinic")
@@ -235,4 +245,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messaging_api.calendar_router)  # public, token-protected .ics feeds
     app.include_router(auth_pages.router)
     app.include_router(patients_pages.router)
+    for page_router in (
+        web_pages,
+        aftercare_pages,
+        inventory_pages,
+        scheduling_pages,
+        treatment_pages,
+        consultation_pages,
+        portal_pages,
+        suitability_pages,
+        practitioners_pages,
+        consent_pages,
+    ):
+        app.include_router(page_router.router)
     return app

@@ -141,11 +141,10 @@ def test_pigmentation_gets_tranexamic_acid_and_laxity_a_skin_booster() -> None:
 
 def test_it_excludes_an_allergen_and_says_why() -> None:
     proposal = rules.propose({"dehydration": 0.7}, ["Sodium Hyaluronate"])
-    assert "ncha" not in proposal.codes
-    assert "skin_booster" not in proposal.codes
-    assert proposal.codes == ("polyrevitalising",)
+    # Every hyaluronic-acid product is excluded, including the polyrevitalising solution that contains it.
+    assert proposal.codes == ()
     excluded = [w for w in proposal.warnings if w.code == "allergy-excluded"]
-    assert {w.ingredients for w in excluded} == {("ncha",), ("skin_booster",)}
+    assert {w.ingredients for w in excluded} == {("ncha",), ("skin_booster",), ("polyrevitalising",)}
     assert "Sodium Hyaluronate" in excluded[0].message
 
 
@@ -242,3 +241,8 @@ def test_clinic_ingredients_are_checked_too() -> None:
     assert issue_codes(rules.check(["house_serum"], ["house serum"], [extra])) == [
         ("ingredient-allergy", "final", "invalid")
     ]
+
+
+def test_an_allergy_to_hyaluronic_acid_excludes_every_ingredient_that_contains_it() -> None:
+    proposal = rules.propose({"dehydration": 3, "fine_lines": 2, "dullness": 2}, ["hyaluronic acid"])
+    assert {"ncha", "skin_booster", "polyrevitalising"}.isdisjoint({p.code for p in proposal.ingredients})

@@ -1,0 +1,1 @@
+"""The consultation wizard: intake review → screening → assessment → formulation → course plan → consent."""

@@ -1,0 +1,1 @@
+"""The public pre-consultation suitability check (no login; nothing stored without consent)."""

@@ -1,0 +1,154 @@
+"""The measuring pipeline without the database: storage, intake, landmarks → alignment → zones →
+metrics, and comparison, on scikit-image's bundled portrait."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.exceptions import InvalidTag
+from PIL import Image
+from skimage.draw import line_aa
+
+from mesoclinic.errors import InvalidInput
+from mesoclinic.imaging import analysis, intake
+from mesoclinic.imaging.alignment import CANONICAL_IOD_PX
+from mesoclinic.imaging.landmarks import default_detector
+from mesoclinic.imaging.metrics import METRIC_CODES
+from mesoclinic.imaging.storage import MediaStore, new_storage_key
+from mesoclinic.imaging.zones import ZONE_CODES
+from tests.imaging.conftest import jpeg
+
+
+@pytest.fixture(scope="module")
+def baseline(astronaut: Image.Image) -> analysis.Analysis:
+    return analysis.analyse(astronaut, default_detector(), "front")
+
+
+def test_the_store_round_trips_and_detects_swapped_or_altered_files(tmp_path: Path) -> None:
+    store = MediaStore(tmp_path, b"k" * 32)
+    first, second = new_storage_key(), new_storage_key()
+    store.put(first, b"first photo")
+    store.put(second, b"second photo")
+    assert store.get(first) == b"first photo"
+    assert store.path(first).stat().st_mode & 0o777 == 0o600
+    # A file moved under another key fails: the storage key is the associated data.
+    store.path(first).write_bytes(store.path(second).read_bytes())
+    with pytest.raises(InvalidTag):
+        store.get(first)
+    with pytest.raises(InvalidTag):
+        MediaStore(tmp_path, b"x" * 32).get(second)
+    store.delete(second)
+    store.delete(second)  # idempotent
+    assert not store.path(second).exists()
+    assert [p.name for p in tmp_path.rglob("*.tmp")] == []
+    with pytest.raises(ValueError, match="malformed"):
+        store.path("../../etc/passwd")
+
+
+def test_intake_applies_orientation_and_keeps_no_metadata(astronaut: Image.Image) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90° clockwise: the stored pixels must come out upright
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8825).update({1: "N", 2: (51.0, 30.0, 26.0)})
+    wide = astronaut.crop((0, 0, 512, 384))
+    out = io.BytesIO()
+    wide.save(out, format="JPEG", exif=exif.tobytes(), comment=b"patient name here")
+    clean = intake.clean(out.getvalue())
+    assert clean.image.size == (384, 512)
+    stored = Image.open(io.BytesIO(clean.original))
+    assert stored.size == (384, 512)
+    assert len(stored.getexif()) == 0
+    assert b"patient name" not in clean.original
+    assert b"TestCam" not in clean.original
+    assert Image.open(io.BytesIO(clean.display)).format == "JPEG"
+
+
+def test_intake_keeps_png_as_png_and_shrinks_the_display_copy() -> None:
+    big = Image.new("RGB", (2400, 1800), (200, 150, 130))
+    out = io.BytesIO()
+    big.save(out, format="PNG")
+    clean = intake.clean(out.getvalue())
+    assert clean.media_type == "image/png"
+    assert Image.open(io.BytesIO(clean.original)).format == "PNG"
+    assert Image.open(io.BytesIO(clean.display)).size == (1024, 768)
+
+
+def test_it_measures_every_zone_with_every_metric(baseline: analysis.Analysis) -> None:
+    assert tuple(baseline.zones) == ZONE_CODES
+    for zone, values in baseline.zones.items():
+        assert tuple(values) == METRIC_CODES, zone
+        assert all(math.isfinite(v) for v in values.values()), zone
+        assert baseline.frame.zone_masks[zone].sum() > 500, zone
+    assert baseline.quality["alignment_residual_iod"] < 0.02
+    assert "colour-uncalibrated" in baseline.quality["flags"]
+    assert "low-resolution" in baseline.quality["flags"]  # the portrait's face is about 60 px wide
+
+
+def test_zones_leave_out_eyes_brows_and_lips_and_sit_on_the_right_side(baseline: analysis.Analysis) -> None:
+    landmarks = baseline.frame.alignment.landmarks
+    masks = baseline.frame.zone_masks
+    every_zone = np.logical_or.reduce(list(masks.values()))
+    for feature in (159, 145, 386, 374, 105, 334, 13, 14, 0, 17):  # lids, brows, lips
+        x, y = np.round(landmarks[feature]).astype(int)
+        assert not every_zone[y, x], feature
+    centre = CANONICAL_IOD_PX  # x of the face's midline in the canonical image
+    for code, mask in masks.items():
+        mean_x = np.nonzero(mask)[1].mean()
+        if code.endswith("_R"):
+            assert mean_x < centre, code  # subject's right = image left on a front view
+        elif code.endswith("_L"):
+            assert mean_x > centre, code
+
+
+def test_a_recapture_with_another_pose_and_camera_lines_up_and_changes_little(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    recaptured = Image.open(
+        io.BytesIO(
+            jpeg(astronaut.rotate(5, resample=Image.Resampling.BICUBIC).resize((900, 900)), quality=75)
+        )
+    )
+    again = analysis.analyse(recaptured, default_detector(), "front")
+    comparison = analysis.compare(baseline.zones, baseline.alignment, again.zones, again.alignment)
+    assert comparison["reliable"], comparison["flags"]
+    assert comparison["pair_residual_iod"] < 0.02
+    for zone in ("cheek_L", "cheek_R", "chin"):
+        assert comparison["zones"][zone]["a_star"]["verdict"] == "no-real-change", zone
+        assert abs(comparison["zones"][zone]["L_star"]["delta"]) < 1.9, zone
+
+
+def test_it_sees_injected_redness_on_one_cheek_only(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    pixels = np.asarray(astronaut, dtype=np.float64).copy()
+    # The subject's left cheek is image right; redden it by lowering green and blue.
+    cheek = (slice(115, 140), slice(245, 268))
+    pixels[cheek + (slice(1, 3),)] *= 0.85
+    reddened = analysis.analyse(Image.fromarray(pixels.astype(np.uint8)), default_detector(), "front")
+    comparison = analysis.compare(baseline.zones, baseline.alignment, reddened.zones, reddened.alignment)
+    assert comparison["zones"]["cheek_L"]["a_star"]["verdict"] == "worsened"
+    assert comparison["zones"]["cheek_L"]["a_star"]["delta"] > 3
+    assert comparison["zones"]["cheek_R"]["a_star"]["verdict"] == "no-real-change"
+
+
+def test_it_sees_an_injected_dark_line_as_more_wrinkling(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    pixels = np.asarray(astronaut, dtype=np.float64).copy()
+    # A thin crease below the subject's right eye, across the cheek.
+    rows, cols, weight = line_aa(122, 190, 128, 212)
+    pixels[rows, cols] *= 1 - 0.35 * weight[:, None]
+    creased = analysis.analyse(Image.fromarray(pixels.astype(np.uint8)), default_detector(), "front")
+    assert creased.zones["cheek_R"]["wrinkle_index"] > baseline.zones["cheek_R"]["wrinkle_index"] * 1.1
+    assert creased.zones["cheek_R"]["line_length_iod"] > baseline.zones["cheek_R"]["line_length_iod"]
+
+
+def test_an_image_without_a_face_is_refused() -> None:
+    flat = Image.new("RGB", (512, 512), (180, 160, 150))
+    with pytest.raises(InvalidInput) as refused:
+        analysis.analyse(flat, default_detector())
+    assert refused.value.code == "no-face"
