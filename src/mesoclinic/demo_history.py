@@ -33,6 +33,15 @@ from mesoclinic.patients import service as patients
 from mesoclinic.patients.schemas import IntakeAnswers, MedicationIn
 from mesoclinic.planning import service as planning
 from mesoclinic.planning.schemas import CourseCreate
+from mesoclinic.scheduling import service as scheduling
+from mesoclinic.scheduling import setup as calendar_setup
+from mesoclinic.scheduling.schemas import (
+    AppointmentCreate,
+    AppointmentTypeIn,
+    OpeningHoursIn,
+    RoomIn,
+    WorkingHoursIn,
+)
 from mesoclinic.screening import service as screening
 from mesoclinic.treatment import service as treatment
 from mesoclinic.treatment.schemas import InjectionIn, NumbingStep, SessionSign, SessionStart
@@ -410,6 +419,7 @@ def replay(db: Session, today: date) -> None:
         # Manchester: a course completed three weeks ago.
         (Journey(north_patients[0], nasser, consult_days_ago=70, sessions=3), {}),
     ]
+    in_progress: list[tuple[CoursePlan, date]] = []
     for journey, late_answers in journeys:
         consult_on = today - timedelta(days=journey.consult_days_ago)
         course = consult(db, journey, consult_on)
@@ -426,6 +436,8 @@ def replay(db: Session, today: date) -> None:
         for day in days:
             treat(db, journey, course, day, lot)
         answer_checkins(db, journey, today, late_answers)
+        if journey.sessions < course.sessions_planned:
+            in_progress.append((course, days[-1]))
 
     nodule = journeys[2][0]
     hart_principal = principal_of(db, hart)
@@ -451,6 +463,7 @@ def replay(db: Session, today: date) -> None:
                     outcome="ongoing",
                 ),
             )
+    set_up_calendars(db, admin, today, in_progress, [p.id for p in central_patients[4:6]])
     with replay_at(_at(today - timedelta(days=5), 12)):
         inventory.recall_lot(
             db,
@@ -458,3 +471,101 @@ def replay(db: Session, today: date) -> None:
             stock[central].tranexamic_lot.id,
             "Manufacturer recall: particulate matter in some vials.",
         )
+
+
+# --- scheduling ----------------------------------------------------------------------------------
+
+#: Rooms of each clinic, in clinic id order (Marylebone, then Manchester).
+ROOMS = [
+    [("Treatment room 1", ["treatment_couch", "photo_station"]), ("Consulting room", [])],
+    [("Treatment room", ["treatment_couch"]), ("Consulting room", [])],
+]
+OPENING = [(d, time(9), time(18)) for d in range(5)] + [(5, time(9), time(13))]  # Mon-Fri, Sat morning
+TYPES = [
+    AppointmentTypeIn(code="consultation", name="Consultation", duration_minutes=45),
+    AppointmentTypeIn(
+        code="mesotherapy_session",
+        name="Mesotherapy session",
+        duration_minutes=30,
+        buffer_minutes=10,
+        required_equipment=["treatment_couch"],
+        patient_bookable=True,
+    ),
+    AppointmentTypeIn(code="review", name="Review", duration_minutes=15),
+]
+
+
+def _open_day(day: date) -> date:
+    return day + timedelta(days=1) if day.weekday() == 6 else day
+
+
+def set_up_calendars(
+    db: Session,
+    admin: Principal,
+    today: date,
+    in_progress: list[tuple[CoursePlan, date]],
+    to_consult: list[int],
+) -> None:
+    """Rooms, hours and appointment types of both clinics (set up a year ago), then, booked this
+    morning, the next session of each course in progress (inside its interval window) and
+    consultations in the coming week, all through the scheduling services."""
+    hart = principal_of(db, "dr.hart@lumen.example")
+    nasser = principal_of(db, "dr.nasser@lumen.example")
+    places: dict[int, dict[str, int]] = {}
+    with replay_at(_at(today - timedelta(days=400), 8)):
+        for clinic_id, rooms in zip(sorted(admin.clinic_ids), ROOMS, strict=True):
+            ids = {
+                name: calendar_setup.create_room(db, admin, clinic_id, RoomIn(name=name, equipment=kit)).id
+                for name, kit in rooms
+            }
+            for weekday, opens, closes in OPENING:
+                calendar_setup.add_opening_hours(
+                    db, admin, clinic_id, OpeningHoursIn(weekday=weekday, opens=opens, closes=closes)
+                )
+            types = {t.code: calendar_setup.add_appointment_type(db, admin, clinic_id, t).id for t in TYPES}
+            places[clinic_id] = {
+                "treatment": ids[rooms[0][0]],
+                "consulting": ids["Consulting room"],
+                **types,
+            }
+        central, north = sorted(admin.clinic_ids)
+        for person, clinic_id in ((hart, central), (nasser, north)):
+            for weekday, opens, closes in OPENING:
+                calendar_setup.add_working_hours(
+                    db,
+                    admin,
+                    person.user_id,
+                    WorkingHoursIn(clinic_id=clinic_id, weekday=weekday, starts=opens, ends=closes),
+                )
+    with replay_at(_at(today, 7)):
+        for course, last_session in in_progress:
+            patient = db.get_one(Patient, course.patient_id)
+            place = places[patient.clinic_id]
+            clinician = hart if patient.clinic_id == central else nasser
+            day = _open_day(last_session + timedelta(days=course.interval_min_days))
+            scheduling.book_appointment(
+                db,
+                clinician,
+                AppointmentCreate(
+                    patient_id=patient.id,
+                    practitioner_user_id=clinician.user_id,
+                    room_id=place["treatment"],
+                    appointment_type_id=place["mesotherapy_session"],
+                    starts_at=_at(max(day, today + timedelta(days=1)), 10),
+                    course_plan_id=course.id,
+                ),
+            )
+        for n, patient_id in enumerate(to_consult):
+            day = _open_day(today + timedelta(days=2 + n))
+            place = places[central]
+            scheduling.book_appointment(
+                db,
+                hart,
+                AppointmentCreate(
+                    patient_id=patient_id,
+                    practitioner_user_id=hart.user_id,
+                    room_id=place["consulting"],
+                    appointment_type_id=place["review" if n else "consultation"],
+                    starts_at=_at(day, 11 + n),
+                ),
+            )

@@ -28,7 +28,15 @@ def test_bench_schedule_prints_percentiles_as_json() -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report) == {"propose_course", "week_view", "n", "setup_s", "clinic"}
+    assert set(report) == {
+        "propose_course",
+        "propose_course_full_load",
+        "week_view",
+        "n",
+        "setup_s",
+        "clinic",
+    }
+    assert report["propose_course_full_load"]["differing_results"] == 0
     for name in ("propose_course", "week_view"):
         assert report[name]["p95_ms"] >= report[name]["p50_ms"] > 0
     assert report["n"] == 5

@@ -5,7 +5,9 @@ A temporary SQLite database is migrated and filled in bulk (not through the API)
 about ``fill`` of the rooms' time for ``days`` days. Every appointment needs a room, so the rooms
 are the scarce resource and ``fill`` is measured against them. Then ``requests`` course proposals
 (5 sessions, 14–21 days apart) and ``requests`` practitioner week views are timed in-process,
-through the same service functions the API calls (minus access checks and audit writes).
+through the same service functions the API calls (minus access checks and audit writes). Each proposal
+is also computed on a calendar loaded whole (``calendar_for``, the former path) to compare times and
+check both give the same plans.
 """
 
 from __future__ import annotations
@@ -243,28 +245,39 @@ def run(
                 staff = list(db.scalars(select(User.id)))
                 zone = ZoneInfo(clinic.timezone)
                 proposing: list[float] = []
-                found = 0
+                full_load: list[float] = []
+                found = differing = 0
                 for _ in range(requests):
                     course = rng.choice(courses)
+                    preferred = rng.choice(staff)
                     started = clock.perf_counter()
                     now = utcnow()
                     practitioner_ids = service.bookable_practitioners(
                         db, clinic.id, now.astimezone(zone).date()
                     )
                     request, span = service.course_request(
-                        db,
-                        course,
-                        patients[course.patient_id],
-                        atype,
-                        practitioner_ids,
-                        now,
-                        rng.choice(staff),
+                        db, course, patients[course.patient_id], atype, practitioner_ids, now, preferred
                     )
                     result = rules.propose_course_slots(
-                        service.calendar_for(db, clinic, practitioner_ids, span, course.patient_id), request
+                        service.search_calendar(
+                            db,
+                            clinic,
+                            practitioner_ids,
+                            span,
+                            course.patient_id,
+                            request.preferred_practitioner,
+                        ),
+                        request,
                     )
                     proposing.append(clock.perf_counter() - started)
                     found += result.best is not None
+                    # The same request on a calendar loaded whole (the former path), side by side.
+                    started = clock.perf_counter()
+                    slow = rules.propose_course_slots(
+                        service.calendar_for(db, clinic, practitioner_ids, span, course.patient_id), request
+                    )
+                    full_load.append(clock.perf_counter() - started)
+                    differing += slow != result
                 weeks: list[float] = []
                 today = utcnow().astimezone(zone).date()
                 for _ in range(requests):
@@ -276,6 +289,7 @@ def run(
             engine.dispose()
     return {
         "propose_course": {**_percentiles(proposing), "sessions": 5, "plans_found": found},
+        "propose_course_full_load": {**_percentiles(full_load), "differing_results": differing},
         "week_view": _percentiles(weeks),
         "n": requests,
         "setup_s": round(setup, 3),

@@ -303,6 +303,35 @@ def queue_appointment_reminders(db: Session, now: datetime, portal_url: str = ""
     return report
 
 
+def cancel_pending_for_appointment(db: Session, appointment_id: int) -> list[int]:
+    """Cancel the not-yet-claimed reminders of an appointment that was cancelled, missed or moved,
+    so that a stale reminder is never sent (call it in the transaction that changes the appointment;
+    a moved appointment gets a fresh reminder from the next reminder run). Returns the ids cancelled."""
+    ids = list(
+        db.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.idempotency_key.like(f"appointment-reminder:{appointment_id}:%"),
+            )
+        )
+    )
+    if ids:
+        db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+            .values(status="cancelled")
+        )
+        audit.record(
+            db,
+            SYSTEM_ACTOR,
+            "message.cancelled",
+            target_type="appointment",
+            target_id=appointment_id,
+            details={"outbox_message_ids": ids},
+        )
+    return ids
+
+
 def _clinic_zones(db: Session) -> dict[int, tuple[str, str]]:
     return {c.id: (c.timezone, c.name) for c in db.scalars(select(Clinic))}
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession, requires
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.models import Appointment
-from mesoclinic.scheduling import service
+from mesoclinic.scheduling import service, setup
 from mesoclinic.scheduling.schemas import (
     AbsenceIn,
     AbsenceRead,
@@ -50,13 +50,13 @@ Created = status.HTTP_201_CREATED
 @router.post("/clinics/{clinic_id}/rooms", response_model=RoomRead, status_code=Created)
 def create_room(db: DbSession, principal: CurrentPrincipal, clinic_id: int, data: RoomIn) -> RoomRead:
     """Add a room and the equipment it has (administrators)."""
-    return RoomRead.model_validate(service.create_room(db, principal, clinic_id, data))
+    return RoomRead.model_validate(setup.create_room(db, principal, clinic_id, data))
 
 
 @router.get("/clinics/{clinic_id}/rooms", response_model=list[RoomRead])
 def list_rooms(db: DbSession, principal: CurrentPrincipal, clinic_id: int) -> list[RoomRead]:
     """The clinic's rooms."""
-    return [RoomRead.model_validate(r) for r in service.list_rooms(db, principal, clinic_id)]
+    return [RoomRead.model_validate(r) for r in setup.list_rooms(db, principal, clinic_id)]
 
 
 @router.post("/clinics/{clinic_id}/opening-hours", response_model=OpeningHoursRead, status_code=Created)
@@ -64,25 +64,25 @@ def add_opening_hours(
     db: DbSession, principal: CurrentPrincipal, clinic_id: int, data: OpeningHoursIn
 ) -> OpeningHoursRead:
     """Add an opening interval on a weekday, in clinic-local time (administrators)."""
-    return OpeningHoursRead.model_validate(service.add_opening_hours(db, principal, clinic_id, data))
+    return OpeningHoursRead.model_validate(setup.add_opening_hours(db, principal, clinic_id, data))
 
 
 @router.get("/clinics/{clinic_id}/opening-hours", response_model=list[OpeningHoursRead])
 def list_opening_hours(db: DbSession, principal: CurrentPrincipal, clinic_id: int) -> list[OpeningHoursRead]:
     """The clinic's weekly opening hours."""
-    return [OpeningHoursRead.model_validate(r) for r in service.list_opening_hours(db, principal, clinic_id)]
+    return [OpeningHoursRead.model_validate(r) for r in setup.list_opening_hours(db, principal, clinic_id)]
 
 
 @router.post("/clinics/{clinic_id}/closures", response_model=ClosureRead, status_code=Created)
 def add_closure(db: DbSession, principal: CurrentPrincipal, clinic_id: int, data: ClosureIn) -> ClosureRead:
     """Close the clinic on a day: a holiday or training day (administrators)."""
-    return ClosureRead.model_validate(service.add_closure(db, principal, clinic_id, data))
+    return ClosureRead.model_validate(setup.add_closure(db, principal, clinic_id, data))
 
 
 @router.get("/clinics/{clinic_id}/closures", response_model=list[ClosureRead])
 def list_closures(db: DbSession, principal: CurrentPrincipal, clinic_id: int) -> list[ClosureRead]:
     """Days the clinic is closed."""
-    return [ClosureRead.model_validate(r) for r in service.list_closures(db, principal, clinic_id)]
+    return [ClosureRead.model_validate(r) for r in setup.list_closures(db, principal, clinic_id)]
 
 
 @router.post(
@@ -92,7 +92,7 @@ def add_appointment_type(
     db: DbSession, principal: CurrentPrincipal, clinic_id: int, data: AppointmentTypeIn
 ) -> AppointmentTypeRead:
     """Add an appointment type with its duration, buffer and required equipment (administrators)."""
-    return AppointmentTypeRead.model_validate(service.add_appointment_type(db, principal, clinic_id, data))
+    return AppointmentTypeRead.model_validate(setup.add_appointment_type(db, principal, clinic_id, data))
 
 
 @router.get("/clinics/{clinic_id}/appointment-types", response_model=list[AppointmentTypeRead])
@@ -101,8 +101,7 @@ def list_appointment_types(
 ) -> list[AppointmentTypeRead]:
     """The clinic's appointment types."""
     return [
-        AppointmentTypeRead.model_validate(t)
-        for t in service.list_appointment_types(db, principal, clinic_id)
+        AppointmentTypeRead.model_validate(t) for t in setup.list_appointment_types(db, principal, clinic_id)
     ]
 
 
@@ -111,25 +110,25 @@ def add_working_hours(
     db: DbSession, principal: CurrentPrincipal, user_id: int, data: WorkingHoursIn
 ) -> WorkingHoursRead:
     """When a practitioner works at a clinic on a weekday, in clinic-local time (administrators)."""
-    return WorkingHoursRead.model_validate(service.add_working_hours(db, principal, user_id, data))
+    return WorkingHoursRead.model_validate(setup.add_working_hours(db, principal, user_id, data))
 
 
 @router.get("/practitioners/{user_id}/working-hours", response_model=list[WorkingHoursRead])
 def list_working_hours(db: DbSession, principal: CurrentPrincipal, user_id: int) -> list[WorkingHoursRead]:
     """A practitioner's working hours at the clinics the caller shares with them."""
-    return [WorkingHoursRead.model_validate(r) for r in service.list_working_hours(db, principal, user_id)]
+    return [WorkingHoursRead.model_validate(r) for r in setup.list_working_hours(db, principal, user_id)]
 
 
 @router.post("/practitioners/{user_id}/absences", response_model=AbsenceRead, status_code=Created)
 def add_absence(db: DbSession, principal: CurrentPrincipal, user_id: int, data: AbsenceIn) -> AbsenceRead:
     """Record an absence (administrators, or the practitioner themself)."""
-    return AbsenceRead.model_validate(service.add_absence(db, principal, user_id, data))
+    return AbsenceRead.model_validate(setup.add_absence(db, principal, user_id, data))
 
 
 @router.get("/practitioners/{user_id}/absences", response_model=list[AbsenceRead])
 def list_absences(db: DbSession, principal: CurrentPrincipal, user_id: int) -> list[AbsenceRead]:
     """A practitioner's absences."""
-    return [AbsenceRead.model_validate(r) for r in service.list_absences(db, principal, user_id)]
+    return [AbsenceRead.model_validate(r) for r in setup.list_absences(db, principal, user_id)]
 
 
 # --- appointments ------------------------------------------------------------------------------

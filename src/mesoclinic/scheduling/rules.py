@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 #: Booking granularity (mirrors ``models.scheduling.SLOT_MINUTES``; rules do not import models).
@@ -324,6 +325,16 @@ class Busy:
         return out
 
 
+class BusyLookup(Protocol):
+    """Anything that answers "which busy intervals touch this span" (``Busy``, or a caller's lazy view
+    that fetches only the spans the search asks about)."""
+
+    def within(self, span: Interval) -> list[Interval]: ...
+
+
+NO_BUSY = Busy()
+
+
 @dataclass(frozen=True)
 class Calendar:
     """Everything the course slot search needs about one clinic, built once per request."""
@@ -333,12 +344,13 @@ class Calendar:
     closures: frozenset[date]
     #: practitioner → weekday → working windows at this clinic.
     working: Mapping[int, Mapping[int, Sequence[Window]]]
-    absences: Mapping[int, Busy]
-    busy_practitioner: Mapping[int, Busy]
+    absences: Mapping[int, BusyLookup]
+    busy_practitioner: Mapping[int, BusyLookup]
     #: room id → its equipment codes (active rooms only).
     rooms: Mapping[int, frozenset[str]]
-    busy_room: Mapping[int, Busy]
-    busy_patient: Busy = field(default_factory=Busy)
+    #: Asked only about the windows in which the practitioner is free (so a lazy view stays narrow).
+    busy_room: Mapping[int, BusyLookup]
+    busy_patient: BusyLookup = field(default_factory=Busy)
 
 
 @dataclass(frozen=True)
@@ -395,8 +407,8 @@ def _free_for(
     free = intersect(open_, work)
     if not free:
         return []
-    blocked = cal.busy_practitioner.get(practitioner, Busy()).within(span)
-    blocked += cal.absences.get(practitioner, Busy()).within(span)
+    blocked = cal.busy_practitioner.get(practitioner, NO_BUSY).within(span)
+    blocked += cal.absences.get(practitioner, NO_BUSY).within(span)
     blocked += cal.busy_patient.within(span)
     return subtract(free, blocked)
 
@@ -417,47 +429,68 @@ def _starts_in(
     return starts
 
 
-def _best_on_day(
-    cal: Calendar, req: CourseRequest, day: date, earliest_day: date, session_number: int
-) -> ProposedSlot | None:
-    """The best slot on one day: the usual practitioner first, then the others."""
-    if day in cal.closures or not cal.opening.get(day.weekday()):
+#: A practitioner's best start on one day, the room and whether it is in the patient's preferred
+#: times; ``None`` when they cannot be booked that day. It depends only on the day, the practitioner
+#: and the request, so one search computes it once (the search revisits days many times).
+_Pick = tuple[datetime, int, bool] | None
+_Memo = dict[tuple[date, int], _Pick]
+
+
+def _pick_for(cal: Calendar, req: CourseRequest, day: date, practitioner: int) -> _Pick:
+    """The earliest start (preferred times first) in a room with the equipment, lowest room id on a
+    tie. Free windows are visited in time order, so the search stops at the first window holding a
+    start in the patient's preferred times: a later window can only start later."""
+    working = cal.working.get(practitioner)
+    if not working:
         return None
     span = local_day(day, cal.zone)
+    free = _free_for(cal, practitioner, day, span, working)
+    if not free:
+        return None
     length = timedelta(
         minutes=math.ceil((req.duration_minutes + req.buffer_minutes) / SLOT_MINUTES) * SLOT_MINUTES
     )
     rooms = [r for r, kit in sorted(cal.rooms.items()) if req.required_equipment <= kit]
+    not_before = ceil_to_slot(req.not_before)
+    best: tuple[int, datetime, int, bool] | None = None
+    for fragment in free:
+        for room in rooms:
+            holes = cal.busy_room.get(room, NO_BUSY).within(fragment)
+            for window in subtract([fragment], holes):
+                for start, preferred in _starts_in(req, day, cal.zone, window, not_before, length):
+                    penalty = 0 if preferred else PENALTY_NOT_PREFERRED_TIME
+                    if best is None or (penalty, start) < (best[0], best[1]):
+                        best = (penalty, start, room, preferred)
+        if best is not None and best[0] == 0:
+            break
+    return None if best is None else (best[1], best[2], best[3])
+
+
+def _best_on_day(
+    cal: Calendar, req: CourseRequest, day: date, earliest_day: date, session_number: int, memo: _Memo
+) -> ProposedSlot | None:
+    """The best slot on one day: the usual practitioner first, then the others."""
+    if day in cal.closures or not cal.opening.get(day.weekday()):
+        return None
+    if local_day(day, cal.zone).end <= req.not_before:
+        return None  # every start would be in the past: no need to ask each practitioner
     base = (day - earliest_day).days * PENALTY_PER_DAY_LATE
     if req.preferred_days and day.weekday() not in req.preferred_days:
         base += PENALTY_NOT_PREFERRED_DAY
-    not_before = ceil_to_slot(req.not_before)
     ordered = sorted(req.practitioners, key=lambda p: (p != req.preferred_practitioner, p))
     for practitioner in ordered:
-        working = cal.working.get(practitioner)
-        if not working:
+        if (day, practitioner) not in memo:
+            memo[(day, practitioner)] = _pick_for(cal, req, day, practitioner)
+        pick = memo[(day, practitioner)]
+        if pick is None:
             continue
-        free = _free_for(cal, practitioner, day, span, working)
-        if not free:
-            continue
-        best: ProposedSlot | None = None
-        for room in rooms:
-            for window in subtract(free, cal.busy_room.get(room, Busy()).within(span)):
-                for start, preferred in _starts_in(req, day, cal.zone, window, not_before, length):
-                    score = base + (0 if preferred else PENALTY_NOT_PREFERRED_TIME)
-                    if req.preferred_practitioner is not None and practitioner != req.preferred_practitioner:
-                        score += PENALTY_OTHER_PRACTITIONER
-                    if best is None or (score, start) < (best.score, best.starts_at):
-                        best = ProposedSlot(
-                            session_number,
-                            start,
-                            start + timedelta(minutes=req.duration_minutes),
-                            practitioner,
-                            room,
-                            score,
-                        )
-        if best is not None:
-            return best
+        start, room, preferred = pick
+        score = base + (0 if preferred else PENALTY_NOT_PREFERRED_TIME)
+        if req.preferred_practitioner is not None and practitioner != req.preferred_practitioner:
+            score += PENALTY_OTHER_PRACTITIONER
+        return ProposedSlot(
+            session_number, start, start + timedelta(minutes=req.duration_minutes), practitioner, room, score
+        )
     return None
 
 
@@ -474,30 +507,32 @@ def _window(req: CourseRequest, previous: date | None) -> list[date]:
     ]
 
 
-def _candidates(cal: Calendar, req: CourseRequest, previous: date | None, number: int) -> list[ProposedSlot]:
+def _candidates(
+    cal: Calendar, req: CourseRequest, previous: date | None, number: int, memo: _Memo
+) -> list[ProposedSlot]:
     days = _window(req, previous)
     found: list[ProposedSlot] = []
     if not days:
         return found
     earliest = max(days[0], req.not_before.astimezone(cal.zone).date())
     for day in days:
-        slot = _best_on_day(cal, req, day, earliest, number)
+        slot = _best_on_day(cal, req, day, earliest, number, memo)
         if slot is not None and slot.starts_at >= req.not_before:
             found.append(slot)
     return sorted(found, key=lambda s: (s.score, s.starts_at))
 
 
 def _search(
-    cal: Calendar, req: CourseRequest, previous: date | None, index: int, budget: list[int]
+    cal: Calendar, req: CourseRequest, previous: date | None, index: int, budget: list[int], memo: _Memo
 ) -> list[ProposedSlot] | None:
     """Depth-first: the best candidate day for this session, backtracking when a later one fails."""
     if index == req.sessions:
         return []
-    for slot in _candidates(cal, req, previous, req.first_session_number + index)[:3]:
+    for slot in _candidates(cal, req, previous, req.first_session_number + index, memo)[:3]:
         budget[0] -= 1
         if budget[0] < 0:
             return None
-        rest = _search(cal, req, slot.starts_at.astimezone(cal.zone).date(), index + 1, budget)
+        rest = _search(cal, req, slot.starts_at.astimezone(cal.zone).date(), index + 1, budget, memo)
         if rest is not None:
             return [slot, *rest]
     return None
@@ -513,14 +548,15 @@ def propose_course_slots(cal: Calendar, req: CourseRequest) -> CourseProposals:
     if req.sessions <= 0:
         return CourseProposals(None, (), "The course has no sessions left to book.")
     plans: list[CoursePlanProposal] = []
-    firsts = _candidates(cal, req, req.previous, req.first_session_number)
+    memo: _Memo = {}
+    firsts = _candidates(cal, req, req.previous, req.first_session_number, memo)
     seen_days: set[date] = set()
     for first in firsts:
         day = first.starts_at.astimezone(cal.zone).date()
         if day in seen_days:
             continue
         seen_days.add(day)
-        rest = _search(cal, req, day, 1, [60])
+        rest = _search(cal, req, day, 1, [60], memo)
         if rest is not None:
             plans.append(CoursePlanProposal((first, *rest)))
         if len(plans) > MAX_ALTERNATIVES:

@@ -145,6 +145,9 @@ class Reschedule(In):
     practitioner_user_id: int | None = None
     room_id: int | None = None
     reason: str = Field(default="", max_length=500)
+    #: When moving a course session breaks the window of its later booked sessions: move those too
+    #: (best re-plan, all or nothing) instead of refusing with 409 ``breaks-course-window``.
+    replan: bool = False
 
 
 class StatusChange(In):

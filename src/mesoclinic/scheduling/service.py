@@ -1,4 +1,4 @@
-"""Scheduling use cases: clinic set-up, booking without double booking, course slot proposals.
+"""Scheduling use cases: booking without double booking, course slot proposals.
 
 Double booking is prevented by the database: a live appointment holds ``booked_slot`` rows (one per
 5-minute slot of the appointment and its buffer, for its practitioner, room and patient) whose
@@ -10,11 +10,13 @@ into 409 ``slot-taken``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,7 @@ from mesoclinic.audit import service as audit
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
+from mesoclinic.messaging import service as messaging
 from mesoclinic.models import (
     Absence,
     Appointment,
@@ -48,243 +51,35 @@ from mesoclinic.practitioners import rules as credentials
 from mesoclinic.practitioners.service import require_qualified
 from mesoclinic.scheduling import rules
 from mesoclinic.scheduling.schemas import (
-    AbsenceIn,
     AppointmentCreate,
     AppointmentRead,
-    AppointmentTypeIn,
     CalendarDay,
     ClinicDay,
-    ClosureIn,
     CourseBooking,
-    OpeningHoursIn,
     ProposalRequest,
     Proposals,
     ProposedPlan,
     ProposedSlotRead,
     Reschedule,
-    RoomIn,
     SelfBooking,
     WeekView,
-    WorkingHoursIn,
+)
+from mesoclinic.scheduling.setup import (  # list_* re-exported for the HTML pages
+    _clinic,
+    _shared_practitioner,
+    _staff_clinic,
+    _zone,
+)
+from mesoclinic.scheduling.setup import (
+    list_appointment_types as list_appointment_types,
+)
+from mesoclinic.scheduling.setup import (
+    list_rooms as list_rooms,
 )
 
 #: Appointment type codes that are treatment sessions: screening must not have blocked the patient.
 SESSION_TYPE_CODES = frozenset({"mesotherapy_session"})
 LIVE = sorted(rules.LIVE_STATUSES)
-
-
-# --- access ------------------------------------------------------------------------------------
-
-
-def _clinic(db: Session, principal: Principal, clinic_id: int) -> Clinic:
-    clinic = db.get(Clinic, clinic_id) if clinic_id in principal.clinic_ids else None
-    if clinic is None:
-        raise NotFound("No such clinic.", code="clinic-not-found")
-    return clinic
-
-
-def _staff_clinic(db: Session, principal: Principal, clinic_id: int) -> Clinic:
-    if not principal.is_staff:
-        raise Forbidden("Only clinic staff may see the calendar.", code="staff-only")
-    return _clinic(db, principal, clinic_id)
-
-
-def _admin_clinic(db: Session, principal: Principal, clinic_id: int, action: str) -> Clinic:
-    if principal.role is not Role.ADMIN:
-        raise Forbidden(
-            "Only a clinic administrator may change the clinic's calendar set-up.",
-            code="admin-only",
-            refusal=Refusal(action, "clinic", str(clinic_id)),
-        )
-    return _clinic(db, principal, clinic_id)
-
-
-def _zone(clinic: Clinic) -> ZoneInfo:
-    return ZoneInfo(clinic.timezone or "UTC")
-
-
-def _audit_setup(
-    db: Session, principal: Principal, action: str, clinic_id: int, kind: str, row_id: int
-) -> None:
-    audit.record(db, principal.actor, action, target_type=kind, target_id=row_id, clinic_id=clinic_id)
-
-
-def _shared_practitioner(db: Session, principal: Principal, user_id: int) -> list[int]:
-    """The clinics the caller shares with staff user ``user_id``; 404 when none."""
-    shared = list(
-        db.scalars(
-            select(ClinicMembership.clinic_id)
-            .join(User, User.id == ClinicMembership.user_id)
-            .where(
-                ClinicMembership.user_id == user_id,
-                ClinicMembership.clinic_id.in_(principal.clinic_ids),
-                User.role != Role.PATIENT.value,
-            )
-            .order_by(ClinicMembership.clinic_id)
-        )
-    )
-    if not shared:
-        raise NotFound("No such practitioner.", code="practitioner-not-found")
-    return shared
-
-
-# --- clinic set-up (administrators) ------------------------------------------------------------
-
-
-def create_room(db: Session, principal: Principal, clinic_id: int, data: RoomIn) -> Room:
-    """Add a room with the equipment it has."""
-    _admin_clinic(db, principal, clinic_id, "scheduling.room.create")
-    room = Room(clinic_id=clinic_id, name=data.name, equipment=sorted(set(data.equipment)), active=True)
-    db.add(room)
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as error:
-        raise Conflict("A room of that name exists.", code="room-exists", field="name") from error
-    _audit_setup(db, principal, "scheduling.room_created", clinic_id, "room", room.id)
-    return room
-
-
-def list_rooms(db: Session, principal: Principal, clinic_id: int) -> list[Room]:
-    _staff_clinic(db, principal, clinic_id)
-    return list(db.scalars(select(Room).where(Room.clinic_id == clinic_id).order_by(Room.name)))
-
-
-def add_opening_hours(
-    db: Session, principal: Principal, clinic_id: int, data: OpeningHoursIn
-) -> OpeningHours:
-    """Add one opening interval on a weekday (several per day are allowed, e.g. around lunch)."""
-    _admin_clinic(db, principal, clinic_id, "scheduling.opening_hours.create")
-    row = OpeningHours(clinic_id=clinic_id, weekday=data.weekday, opens=data.opens, closes=data.closes)
-    db.add(row)
-    db.flush()
-    _audit_setup(db, principal, "scheduling.opening_hours_added", clinic_id, "opening_hours", row.id)
-    return row
-
-
-def list_opening_hours(db: Session, principal: Principal, clinic_id: int) -> list[OpeningHours]:
-    _staff_clinic(db, principal, clinic_id)
-    return list(
-        db.scalars(
-            select(OpeningHours)
-            .where(OpeningHours.clinic_id == clinic_id)
-            .order_by(OpeningHours.weekday, OpeningHours.opens)
-        )
-    )
-
-
-def add_closure(db: Session, principal: Principal, clinic_id: int, data: ClosureIn) -> ClinicClosure:
-    """Close the clinic on a day (holiday, training). Existing appointments that day are kept and
-    show on the day view; they must be moved by staff."""
-    _admin_clinic(db, principal, clinic_id, "scheduling.closure.create")
-    row = ClinicClosure(clinic_id=clinic_id, on_date=data.on_date, reason=data.reason)
-    db.add(row)
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as error:
-        raise Conflict(
-            "The clinic is already closed that day.", code="closure-exists", field="on_date"
-        ) from error
-    _audit_setup(db, principal, "scheduling.closure_added", clinic_id, "clinic_closure", row.id)
-    return row
-
-
-def list_closures(db: Session, principal: Principal, clinic_id: int) -> list[ClinicClosure]:
-    _staff_clinic(db, principal, clinic_id)
-    return list(
-        db.scalars(
-            select(ClinicClosure).where(ClinicClosure.clinic_id == clinic_id).order_by(ClinicClosure.on_date)
-        )
-    )
-
-
-def add_appointment_type(
-    db: Session, principal: Principal, clinic_id: int, data: AppointmentTypeIn
-) -> AppointmentType:
-    """Add an appointment type (duration, buffer kept free after it, equipment its room needs)."""
-    _admin_clinic(db, principal, clinic_id, "scheduling.appointment_type.create")
-    row = AppointmentType(clinic_id=clinic_id, **data.model_dump())
-    row.required_equipment = sorted(set(data.required_equipment))
-    db.add(row)
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as error:
-        raise Conflict(
-            "A type with that code exists.", code="appointment-type-exists", field="code"
-        ) from error
-    _audit_setup(db, principal, "scheduling.appointment_type_added", clinic_id, "appointment_type", row.id)
-    return row
-
-
-def list_appointment_types(db: Session, principal: Principal, clinic_id: int) -> list[AppointmentType]:
-    """The clinic's appointment types (patients see those of their own clinic)."""
-    if principal.role is Role.PATIENT:
-        if principal.patient_id is None:
-            raise NotFound("No such clinic.", code="clinic-not-found")
-        patient = get_patient(db, principal, principal.patient_id, audit_read=False)
-        if patient.clinic_id != clinic_id:
-            raise NotFound("No such clinic.", code="clinic-not-found")
-    else:
-        _clinic(db, principal, clinic_id)
-    return list(
-        db.scalars(
-            select(AppointmentType)
-            .where(AppointmentType.clinic_id == clinic_id)
-            .order_by(AppointmentType.code)
-        )
-    )
-
-
-def add_working_hours(db: Session, principal: Principal, user_id: int, data: WorkingHoursIn) -> WorkingHours:
-    """When a practitioner works at one of their clinics on a weekday (clinic-local times)."""
-    _admin_clinic(db, principal, data.clinic_id, "scheduling.working_hours.create")
-    if data.clinic_id not in _shared_practitioner(db, principal, user_id):
-        raise InvalidInput(
-            "The practitioner does not work at that clinic.", code="not-a-member", field="clinic_id"
-        )
-    row = WorkingHours(
-        user_id=user_id, clinic_id=data.clinic_id, weekday=data.weekday, starts=data.starts, ends=data.ends
-    )
-    db.add(row)
-    db.flush()
-    _audit_setup(db, principal, "scheduling.working_hours_added", data.clinic_id, "working_hours", row.id)
-    return row
-
-
-def list_working_hours(db: Session, principal: Principal, user_id: int) -> list[WorkingHours]:
-    if not principal.is_staff:
-        raise Forbidden("Only clinic staff may see working hours.", code="staff-only")
-    shared = _shared_practitioner(db, principal, user_id)
-    return list(
-        db.scalars(
-            select(WorkingHours)
-            .where(WorkingHours.user_id == user_id, WorkingHours.clinic_id.in_(shared))
-            .order_by(WorkingHours.clinic_id, WorkingHours.weekday, WorkingHours.starts)
-        )
-    )
-
-
-def add_absence(db: Session, principal: Principal, user_id: int, data: AbsenceIn) -> Absence:
-    """Record leave, training or sickness, by an administrator of a shared clinic or the person."""
-    if not principal.is_staff:
-        raise Forbidden("Only clinic staff have absences.", code="staff-only")
-    shared = _shared_practitioner(db, principal, user_id)
-    if principal.role is not Role.ADMIN and principal.user_id != user_id:
-        raise Forbidden("Only an administrator records a colleague's absence.", code="admin-only")
-    row = Absence(user_id=user_id, starts_at=data.starts_at, ends_at=data.ends_at, reason=data.reason)
-    db.add(row)
-    db.flush()
-    _audit_setup(db, principal, "scheduling.absence_added", shared[0], "absence", row.id)
-    return row
-
-
-def list_absences(db: Session, principal: Principal, user_id: int) -> list[Absence]:
-    if not principal.is_staff:
-        raise Forbidden("Only clinic staff may see absences.", code="staff-only")
-    _shared_practitioner(db, principal, user_id)
-    return list(db.scalars(select(Absence).where(Absence.user_id == user_id).order_by(Absence.starts_at)))
 
 
 # --- calendar inputs ---------------------------------------------------------------------------
@@ -406,6 +201,178 @@ def calendar_for(
         rooms=rooms,
         busy_room={k: rules.Busy(v) for k, v in busy_r.items()},
         busy_patient=rules.Busy(busy_patient),
+    )
+
+
+class _SpanBusy:
+    """Busy intervals of appointments of one kind of resource, fetched only for the spans asked about.
+
+    The course search asks, for each day it considers, about the usual practitioner's free windows;
+    loading every room's whole calendar for months (``calendar_for``) cost ~15 000 rows a request.
+    Rows are limited to ``bounds`` exactly as ``calendar_for`` limits them, so both give one answer.
+    """
+
+    def __init__(
+        self,
+        db: Session,
+        column: Any,
+        bounds: rules.Interval,
+        clinic_id: int | None,
+        longest: timedelta,
+        exclude: Sequence[int] = (),
+    ) -> None:
+        self._db = db
+        self._column = column
+        self._bounds = bounds
+        self._clinic_id = clinic_id
+        # An appointment lasts its type's duration, so it cannot start earlier than this before the
+        # span: the bound lets the (clinic|practitioner|patient, starts_at) indexes serve the query.
+        self._reach = longest + timedelta(hours=4)
+        # Built once: the search runs dozens of these queries and building a statement costs more
+        # than running it.
+        statement = (
+            select(column, Appointment.starts_at, Appointment.ends_at, AppointmentType.buffer_minutes)
+            .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+            .where(
+                column.in_(bindparam("ids", expanding=True)),
+                Appointment.status.in_(LIVE),
+                Appointment.starts_at < bindparam("before", type_=Appointment.starts_at.type),
+                Appointment.starts_at > bindparam("after", type_=Appointment.starts_at.type),
+                Appointment.ends_at > bindparam("low", type_=Appointment.ends_at.type),
+            )
+        )
+        if clinic_id is not None:  # rooms: use the clinic's time index
+            statement = statement.where(Appointment.clinic_id == clinic_id)
+        if exclude:  # appointments about to be moved (a re-plan) do not hold their time
+            statement = statement.where(Appointment.id.not_in(list(exclude)))
+        self._statement = statement
+        self._cache: dict[tuple[tuple[int, ...], datetime, datetime], dict[int, list[rules.Interval]]] = {}
+
+    def fetch(self, ids: tuple[int, ...], span: rules.Interval) -> dict[int, list[rules.Interval]]:
+        key = (ids, span.start, span.end)
+        if key not in self._cache:
+            found: dict[int, list[rules.Interval]] = defaultdict(list)
+            low = max(span.start, self._bounds.start) - timedelta(hours=4)
+            rows = self._db.connection().execute(  # Core: the ORM layer would cost more than the query
+                self._statement,
+                {
+                    "ids": ids,
+                    "before": min(span.end, self._bounds.end),
+                    "after": low - self._reach,
+                    "low": low,
+                },
+            )
+            for resource_id, starts_at, ends_at, buffer in rows:
+                held = rules.Interval(starts_at, rules.ceil_to_slot(ends_at + timedelta(minutes=buffer)))
+                if held.end > span.start:
+                    found[resource_id].append(held)
+            self._cache[key] = found
+        return self._cache[key]
+
+
+class _LazyBusy(Mapping[int, rules.BusyLookup]):
+    """resource id → its busy intervals, fetched by narrow indexed queries (cached).
+
+    Resources in ``whole_for`` (the usual practitioner, asked about on nearly every day searched)
+    are fetched over the whole search span at once; the others only for the span asked about, one
+    resource at a time (``per_resource``: practitioners) or all together (rooms, one free window).
+    """
+
+    def __init__(
+        self,
+        source: _SpanBusy,
+        ids: Sequence[int],
+        *,
+        span: rules.Interval,
+        whole_for: Iterable[int] = (),
+        per_resource: bool = False,
+    ) -> None:
+        self._source = source
+        self._ids = tuple(sorted(set(ids)))
+        self._span = span
+        self._whole_for = frozenset(whole_for)
+        self._per_resource = per_resource
+        self._loaded: dict[int, rules.Busy] = {}
+
+    def __getitem__(self, key: int) -> rules.BusyLookup:
+        if key not in self._ids:
+            raise KeyError(key)
+        if key in self._whole_for:
+            if key not in self._loaded:
+                self._loaded[key] = rules.Busy(self._source.fetch((key,), self._span).get(key, []))
+            return self._loaded[key]
+        return _Window(self, key)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def within(self, key: int, span: rules.Interval) -> list[rules.Interval]:
+        ids = (key,) if self._per_resource else self._ids
+        return [i for i in self._source.fetch(ids, span).get(key, []) if i.overlaps(span)]
+
+
+class _Window:
+    __slots__ = ("_key", "_owner")
+
+    def __init__(self, owner: _LazyBusy, key: int) -> None:
+        self._owner = owner
+        self._key = key
+
+    def within(self, span: rules.Interval) -> list[rules.Interval]:
+        return self._owner.within(self._key, span)
+
+
+def search_calendar(
+    db: Session,
+    clinic: Clinic,
+    practitioner_ids: Sequence[int],
+    span: rules.Interval,
+    patient_id: int | None = None,
+    preferred_practitioner: int | None = None,
+    exclude: Sequence[int] = (),
+) -> rules.Calendar:
+    """The same calendar as ``calendar_for`` (the search gives the same plans on both), but
+    appointments are fetched only where the search looks: the usual practitioner's whole span, other
+    practitioners on the days they are considered, rooms only in the practitioner's free windows.
+    A proposal then reads a few hundred rows instead of every booking of the clinic for months."""
+    zone = _zone(clinic)
+    rooms = {
+        r.id: frozenset(r.equipment)
+        for r in db.scalars(select(Room).where(Room.clinic_id == clinic.id, Room.active))
+    }
+    longest = timedelta(
+        minutes=db.scalar(
+            select(func.max(AppointmentType.duration_minutes)).where(AppointmentType.clinic_id == clinic.id)
+        )
+        or 0
+    )
+    patient_busy: list[rules.Interval] = []
+    if patient_id is not None:
+        patients = _SpanBusy(db, Appointment.patient_id, span, None, longest, exclude)
+        patient_busy = patients.fetch((patient_id,), span).get(patient_id, [])
+    first = span.start.astimezone(zone).date()
+    last = span.end.astimezone(zone).date()
+    return rules.Calendar(
+        zone=zone,
+        opening=_opening(db, clinic.id),
+        closures=_closures(db, clinic.id, first, last),
+        working=_working(db, clinic.id, practitioner_ids),
+        absences={k: rules.Busy(v) for k, v in _absences(db, practitioner_ids, span).items()},
+        busy_practitioner=_LazyBusy(
+            _SpanBusy(db, Appointment.practitioner_user_id, span, None, longest, exclude),
+            practitioner_ids,
+            span=span,
+            whole_for=[preferred_practitioner] if preferred_practitioner is not None else [],
+            per_resource=True,
+        ),
+        rooms=rooms,
+        busy_room=_LazyBusy(
+            _SpanBusy(db, Appointment.room_id, span, clinic.id, longest, exclude), list(rooms), span=span
+        ),
+        busy_patient=rules.Busy(patient_busy),
     )
 
 
@@ -788,29 +755,46 @@ def get_appointment(
     return appointment, history
 
 
+def _move(
+    db: Session, appointment: Appointment, starts_at: datetime, practitioner_id: int, room_id: int
+) -> None:
+    """Give a (slot-released) appointment its new time and hold its slots; the caller checked it."""
+    atype = db.get(AppointmentType, appointment.appointment_type_id)
+    assert atype is not None  # noqa: S101 - foreign key
+    appointment.starts_at = starts_at.astimezone(UTC)
+    appointment.ends_at = appointment.starts_at + timedelta(minutes=atype.duration_minutes)
+    appointment.practitioner_user_id = practitioner_id
+    appointment.room_id = room_id
+    db.flush()
+    _hold_slots(
+        db, appointment, rules.occupied(appointment.starts_at, atype.duration_minutes, atype.buffer_minutes)
+    )
+
+
 def reschedule(db: Session, principal: Principal, appointment_id: int, data: Reschedule) -> Appointment:
     """Move a booked appointment (optionally to another practitioner or room). A course session
-    must stay within the interval window after the previous session."""
+    must stay within the interval window after the previous session; when the move breaks the
+    window of the later booked sessions it is refused (409 ``breaks-course-window``) unless
+    ``replan`` asks to move those too, to the best re-plan (``rules.replan_after_move``): all of
+    them or, on any refusal, nothing."""
     appointment = _visible_appointment(db, principal, appointment_id)
     _transition(appointment, "reschedule")
     clinic = db.get(Clinic, appointment.clinic_id)
     atype = db.get(AppointmentType, appointment.appointment_type_id)
     assert clinic is not None  # noqa: S101 - foreign key
     assert atype is not None  # noqa: S101 - foreign key
+    zone = _zone(clinic)
     practitioner_id = data.practitioner_user_id or appointment.practitioner_user_id
     room = _room(db, clinic.id, data.room_id or appointment.room_id)
-    held, ends_at = _check_time(
-        db, clinic, atype, room, practitioner_id, data.starts_at, "appointment.reschedule"
-    )
+    _check_time(db, clinic, atype, room, practitioner_id, data.starts_at, "appointment.reschedule")
+    course: CoursePlan | None = None
+    later: list[Appointment] = []
     if appointment.course_plan_id is not None:
         course = db.get(CoursePlan, appointment.course_plan_id)
-        earlier = [
-            a
-            for a in _course_appointments(db, appointment.course_plan_id)
-            if a.id != appointment.id and a.starts_at < appointment.starts_at
-        ]
+        sessions = [a for a in _course_appointments(db, appointment.course_plan_id) if a.id != appointment.id]
+        earlier = [a for a in sessions if a.starts_at < appointment.starts_at]
+        later = [a for a in sessions if a.starts_at > appointment.starts_at]
         if course is not None:
-            zone = _zone(clinic)
             violation = rules.gap_violation(
                 _previous_date(earlier, zone),
                 data.starts_at.astimezone(zone).date(),
@@ -819,15 +803,30 @@ def reschedule(db: Session, principal: Principal, appointment_id: int, data: Res
             )
             if violation is not None:
                 _refuse(violation, "appointment.reschedule", appointment.id)
+            if later and rules.gap_violation(
+                data.starts_at.astimezone(zone).date(),
+                later[0].starts_at.astimezone(zone).date(),
+                course.interval_min_days,
+                course.interval_max_days,
+            ):
+                if not data.replan:
+                    _refuse(
+                        rules.Violation(
+                            "breaks-course-window",
+                            "The move takes the later booked sessions of the course out of their "
+                            "interval window; ask to re-plan them too.",
+                            "starts_at",
+                        ),
+                        "appointment.reschedule",
+                        appointment.id,
+                    )
+            else:
+                later = []  # the later sessions still fit: they stay where they are
     previous = (appointment.starts_at, appointment.practitioner_user_id, appointment.room_id)
     _release_slots(db, appointment)
-    appointment.starts_at = data.starts_at.astimezone(UTC)
-    appointment.ends_at = ends_at
-    appointment.practitioner_user_id = practitioner_id
-    appointment.room_id = room.id
-    db.flush()
-    _hold_slots(db, appointment, held)
+    _move(db, appointment, data.starts_at, practitioner_id, room.id)
     _event(db, principal, appointment, "rescheduled", data.reason)
+    messaging.cancel_pending_for_appointment(db, appointment.id)
     _audit_appointment(
         db,
         principal,
@@ -835,7 +834,72 @@ def reschedule(db: Session, principal: Principal, appointment_id: int, data: Res
         appointment,
         {"moved_from": previous[0].isoformat(), "practitioner_changed": previous[1] != practitioner_id},
     )
+    if later and course is not None:
+        _replan_later(db, principal, clinic, atype, course, appointment, later)
     return appointment
+
+
+def _replan_later(
+    db: Session,
+    principal: Principal,
+    clinic: Clinic,
+    atype: AppointmentType,
+    course: CoursePlan,
+    moved: Appointment,
+    later: list[Appointment],
+) -> None:
+    """Move the sessions after ``moved`` to the best re-plan anchored on its new date."""
+    patient = db.get(Patient, moved.patient_id)
+    assert patient is not None  # noqa: S101 - foreign key
+    now = utcnow()
+    zone = _zone(clinic)
+    practitioners = bookable_practitioners(db, clinic.id, now.astimezone(zone).date())
+    request, _ = course_request(db, course, patient, atype, practitioners, now, moved.practitioner_user_id)
+    request = replace(request, sessions=len(later))
+    span = rules.Interval(
+        min(now, moved.starts_at) - timedelta(days=1),
+        max(now, moved.starts_at)
+        + timedelta(
+            days=rules.FIRST_SESSION_HORIZON_DAYS + 3 + course.interval_max_days * max(len(later), 1)
+        ),
+    )
+    exclude = [a.id for a in later]
+    calendar = search_calendar(
+        db, clinic, practitioners, span, patient.id, moved.practitioner_user_id, exclude
+    )
+    number = moved.session_number or 1
+    result = rules.replan_after_move(calendar, request, number, moved.starts_at)
+    if result.best is None:
+        _refuse(
+            rules.Violation(
+                "breaks-course-window",
+                "The later sessions of the course cannot be re-planned around the move.",
+                "starts_at",
+            ),
+            "appointment.reschedule",
+            moved.id,
+        )
+        raise AssertionError("unreachable")  # pragma: no cover
+    for session in later:
+        _release_slots(db, session)
+    for session, slot in zip(later, result.best.slots, strict=True):
+        session_type = db.get(AppointmentType, session.appointment_type_id)
+        assert session_type is not None  # noqa: S101 - foreign key
+        room = _room(db, clinic.id, slot.room_id)
+        _check_time(
+            db, clinic, session_type, room, slot.practitioner_id, slot.starts_at, "appointment.reschedule"
+        )
+        moved_from = session.starts_at
+        _move(db, session, slot.starts_at, slot.practitioner_id, room.id)
+        _event(db, principal, session, "rescheduled", f"Re-planned after session {number} moved.")
+        messaging.cancel_pending_for_appointment(db, session.id)
+        _audit_appointment(
+            db,
+            principal,
+            "appointment.rescheduled",
+            session,
+            {"moved_from": moved_from.isoformat(), "replanned_after": moved.id},
+        )
 
 
 def change_status(
@@ -853,6 +917,7 @@ def change_status(
     appointment.status = target
     if target not in rules.LIVE_STATUSES:
         _release_slots(db, appointment)
+        messaging.cancel_pending_for_appointment(db, appointment.id)
     db.flush()
     _event(db, principal, appointment, target, reason)
     _audit_appointment(db, principal, f"appointment.{target}", appointment)
@@ -1049,7 +1114,8 @@ def propose_course(db: Session, principal: Principal, course_id: int, data: Prop
     now = utcnow()
     practitioners = bookable_practitioners(db, clinic.id, now.astimezone(_zone(clinic)).date())
     request, span = course_request(db, course, patient, atype, practitioners, now, data.practitioner_user_id)
-    result = rules.propose_course_slots(calendar_for(db, clinic, practitioners, span, patient.id), request)
+    calendar = search_calendar(db, clinic, practitioners, span, patient.id, request.preferred_practitioner)
+    result = rules.propose_course_slots(calendar, request)
     audit.record(
         db,
         principal.actor,
