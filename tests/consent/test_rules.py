@@ -87,6 +87,7 @@ signatures = st.lists(
         withdrawn_at=st.none() | st.integers(min_value=-100, max_value=200).map(lambda h: NOW + h * HOUR),
     ),
     max_size=6,
+    unique_by=lambda signature: signature.id,  # ids are primary keys
 )
 
 
