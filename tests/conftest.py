@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,12 @@ from mesoclinic.migrations import upgrade_database
 from mesoclinic.settings import Settings
 from tests.pg_cluster import PgCluster
 from tests.support import TEST_SECRET_KEY, World, build_world
+
+# CI replays the same examples every run (no flaky discoveries on a loaded machine, no deadline);
+# local runs keep exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 BACKENDS = [
     b.strip() for b in os.environ.get("MESOCLINIC_TEST_DATABASES", "sqlite,postgresql").split(",") if b
