@@ -24,7 +24,7 @@ from mesoclinic.auth.rules import Principal
 from mesoclinic.consent.service import valid_consent
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Refusal
-from mesoclinic.imaging import analysis, intake, rules
+from mesoclinic.imaging import intake, rules
 from mesoclinic.imaging.landmarks import LandmarkDetector, default_detector
 from mesoclinic.imaging.schemas import CaptureConditions, PhotoComparison
 from mesoclinic.imaging.storage import DISPLAY_SUFFIX, MediaStore, new_storage_key
@@ -72,6 +72,8 @@ def upload_photo(
     Order of refusals: not visible (404), no valid photo consent (409), too large (413), not
     JPEG/PNG (415), bomb/absurd dimensions/unreadable/no face/several faces (422). Nothing is
     stored on refusal."""
+    from mesoclinic.imaging import analysis  # scikit-image/SciPy: loaded on first use, not at start-up
+
     patient = get_patient(db, principal, patient_id, audit_read=False)
     consent = valid_consent(db, patient.id, "photo")
     if consent is None:
@@ -214,6 +216,8 @@ def analyse_photo(
     detector: LandmarkDetector | None = None,
 ) -> PhotoAnalysis:
     """Measure the stored original (landmarks → alignment → zones → metrics) and keep the result."""
+    from mesoclinic.imaging import analysis  # scikit-image/SciPy: loaded on first use, not at start-up
+
     photo, _ = _visible_photo(db, principal, photo_id, "photo.analysed")
     image = Image.open(io.BytesIO(store.get(photo.storage_key)))
     result = analysis.analyse(image, detector or default_detector(), cast(rules.View, photo.view))
@@ -244,6 +248,8 @@ def compare_photos(
 ) -> PhotoComparison:
     """Per-zone deltas between two analysed photos of one patient, each judged against the
     metric's smallest real change; the pair is flagged when alignment or pose make it unreliable."""
+    from mesoclinic.imaging import analysis  # scikit-image/SciPy: loaded on first use, not at start-up
+
     patient = get_patient(db, principal, patient_id, audit_read=False)
     analyses: list[PhotoAnalysis] = []
     for field, photo_id in (("before", before_id), ("after", after_id)):
