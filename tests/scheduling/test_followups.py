@@ -3,7 +3,7 @@ and the narrow calendar loading giving the same proposals as the whole calendar.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,7 +11,19 @@ from sqlalchemy.orm import Session
 
 from mesoclinic.db import utcnow
 from mesoclinic.messaging import service as messaging
-from mesoclinic.models import Appointment, AppointmentEvent, Clinic, CoursePlan, OutboxMessage, Patient
+from mesoclinic.models import (
+    Appointment,
+    AppointmentEvent,
+    Clinic,
+    ConsentRecord,
+    ConsentText,
+    CoursePlan,
+    Intake,
+    OutboxMessage,
+    Patient,
+    ScreeningResult,
+    TreatmentSession,
+)
 from mesoclinic.scheduling import rules, service
 from tests.scheduling.conftest import LONDON, Cal, at
 from tests.scheduling.test_api import booking
@@ -172,3 +184,67 @@ def test_the_narrow_calendar_proposes_what_the_whole_calendar_proposes(
     )
     assert whole.best is not None
     assert narrow == whole
+
+
+def test_a_session_given_without_an_appointment_counts_towards_the_course(
+    client: TestClient, world: World, cal: Cal, db: Session
+) -> None:
+    """A walk-in session (documented, never booked) is session 1: proposals continue at 2, in window."""
+    given_at = datetime.now(UTC) - timedelta(days=3)
+    text = ConsentText(
+        clinic_id=cal.clinic_id,
+        kind="treatment",
+        version=1,
+        title="Consent",
+        body="Text.",
+        created_by_user_id=cal.admin_id,
+    )
+    intake = Intake(
+        patient_id=world.patient_a, submitted_by_user_id=cal.clinician_id, source="staff", answers={}
+    )
+    db.add_all([text, intake])
+    db.flush()
+    screening = ScreeningResult(
+        patient_id=world.patient_a,
+        intake_id=intake.id,
+        performed_by_user_id=cal.clinician_id,
+        ruleset_version="test",
+        screened_on=given_at.date(),
+        outcome="clear",
+        findings=[],
+    )
+    consent = ConsentRecord(
+        patient_id=world.patient_a,
+        consent_text_id=text.id,
+        kind="treatment",
+        typed_name="Ada Lovelace",
+        signature_svg_path="M 0 0 L 10 10 L 20 0 L 30 10",
+    )
+    db.add_all([screening, consent])
+    db.flush()
+    db.add(
+        TreatmentSession(
+            patient_id=world.patient_a,
+            clinic_id=cal.clinic_id,
+            course_plan_id=cal.course_id,
+            session_number=1,
+            practitioner_user_id=cal.clinician_id,
+            started_at=given_at,
+            screening_result_id=screening.id,
+            consent_record_id=consent.id,
+        )
+    )
+    db.commit()
+
+    proposals = client.post(
+        f"/api/v1/courses/{cal.course_id}/proposals",
+        json={"appointment_type_id": cal.session_type_id},
+        headers=bearer(client, world.clinician),
+    )
+    assert proposals.status_code == 200, proposals.text
+    body = proposals.json()
+    assert body["sessions_remaining"] == 2
+    slots = body["best"]["slots"]
+    assert [s["session_number"] for s in slots] == [2, 3]
+    first_day = date.fromisoformat(slots[0]["starts_at"][:10])
+    assert first_day >= given_at.date() + timedelta(days=14)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from mesoclinic.models import (
     Role,
     Room,
     ScreeningResult,
+    TreatmentSession,
     User,
     WorkingHours,
 )
@@ -613,6 +614,40 @@ def _previous_date(appointments: Sequence[Appointment], zone: ZoneInfo) -> date 
     return appointments[-1].starts_at.astimezone(zone).date() if appointments else None
 
 
+@dataclass(frozen=True)
+class CourseProgress:
+    """Where a course stands for booking: sessions already given (with or without an appointment)
+    plus sessions booked after the last one given."""
+
+    count: int
+    previous_on: date | None
+    previous_practitioner: int | None
+
+
+def _course_progress(db: Session, course_id: int, zone: ZoneInfo) -> CourseProgress:
+    given = db.execute(
+        select(TreatmentSession.started_at, TreatmentSession.practitioner_user_id)
+        .where(TreatmentSession.course_plan_id == course_id)
+        .order_by(TreatmentSession.started_at)
+    ).all()
+    last_given = given[-1].started_at if given else None
+    upcoming = [
+        a
+        for a in _course_appointments(db, course_id)
+        if a.status != "completed" and (last_given is None or a.starts_at > last_given)
+    ]
+    if upcoming:
+        last = upcoming[-1]
+        return CourseProgress(
+            len(given) + len(upcoming), last.starts_at.astimezone(zone).date(), last.practitioner_user_id
+        )
+    if given:
+        return CourseProgress(
+            len(given), given[-1].started_at.astimezone(zone).date(), given[-1].practitioner_user_id
+        )
+    return CourseProgress(0, None, None)
+
+
 def book_appointment(db: Session, principal: Principal, data: AppointmentCreate) -> Appointment:
     """Book an appointment. Staff book any patient of their clinics; a patient books only the next
     session of their own active course, of a type the clinic lets patients book."""
@@ -660,20 +695,20 @@ def _next_course_session(db: Session, course: CoursePlan, patient: Patient, star
     checking the course is active, has a session left and the date is in its interval window."""
     if course.status != "active":
         raise Conflict(f"This course is {course.status}.", code="course-not-active")
-    booked = _course_appointments(db, course.id)
-    if len(booked) >= course.sessions_planned:
-        raise Conflict("Every session of this course is booked.", code="course-fully-booked")
     clinic = db.get(Clinic, patient.clinic_id)
     zone = _zone(clinic) if clinic else ZoneInfo("UTC")
+    progress = _course_progress(db, course.id, zone)
+    if progress.count >= course.sessions_planned:
+        raise Conflict("Every session of this course is booked.", code="course-fully-booked")
     violation = rules.gap_violation(
-        _previous_date(booked, zone),
+        progress.previous_on,
         starts_at.astimezone(zone).date(),
         course.interval_min_days,
         course.interval_max_days,
     )
     if violation is not None:
         _refuse(violation, "appointment.book", "")
-    return len(booked) + 1
+    return progress.count + 1
 
 
 def self_book(db: Session, principal: Principal, patient_id: int, data: SelfBooking) -> Appointment:
@@ -1055,12 +1090,12 @@ def course_request(
     """The search request for a course's remaining sessions, and the span of calendar it needs."""
     clinic = db.get(Clinic, patient.clinic_id)
     zone = _zone(clinic) if clinic else ZoneInfo("UTC")
-    booked = _course_appointments(db, course.id)
-    previous = _previous_date(booked, zone)
-    if preferred_practitioner is None and booked:
-        preferred_practitioner = booked[-1].practitioner_user_id
+    progress = _course_progress(db, course.id, zone)
+    previous = progress.previous_on
+    if preferred_practitioner is None:
+        preferred_practitioner = progress.previous_practitioner
     days, times = _preferences(db, patient.id)
-    remaining = course.sessions_planned - len(booked)
+    remaining = course.sessions_planned - progress.count
     request = rules.CourseRequest(
         sessions=remaining,
         duration_minutes=atype.duration_minutes,
@@ -1074,7 +1109,7 @@ def course_request(
         preferred_practitioner=preferred_practitioner,
         preferred_days=days,
         preferred_times=times,
-        first_session_number=len(booked) + 1,
+        first_session_number=progress.count + 1,
     )
     start = min(now, datetime.combine(previous, datetime.min.time(), tzinfo=zone)) if previous else now
     end = now + timedelta(
