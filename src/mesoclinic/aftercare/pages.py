@@ -17,7 +17,8 @@ from mesoclinic.clinics import clinic_today
 from mesoclinic.errors import MesoClinicError
 from mesoclinic.models import AftercareCheckin, Patient
 from mesoclinic.patients.service import get_patient
-from mesoclinic.web.pages import refusal_errors, require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import refusal_errors
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -14,7 +14,8 @@ from mesoclinic.consent import service
 from mesoclinic.consent.rules import ConsentKind
 from mesoclinic.consent.schemas import ConsentTextCreate
 from mesoclinic.errors import MesoClinicError
-from mesoclinic.web.pages import refusal_errors, require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import refusal_errors
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -33,6 +33,7 @@ from mesoclinic.planning.schemas import CourseCreate
 from mesoclinic.screening import service as screening
 from mesoclinic.treatment import service as treatment
 from mesoclinic.treatment.schemas import SessionStart
+from mesoclinic.web.forms import refusal_errors
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -60,11 +61,6 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
         loc = ".".join(str(part) for part in item["loc"]) or "form"
         errors.setdefault(loc, str(item["msg"]).removeprefix("Value error, "))
     return errors
-
-
-def refusal_errors(error: MesoClinicError) -> dict[str, str]:
-    """A service refusal as ``{field: detail}`` (``form`` when it names no field)."""
-    return {(error.field or "form"): error.detail}
 
 
 def form_values(form: Any) -> dict[str, str]:

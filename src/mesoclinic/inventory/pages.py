@@ -13,7 +13,8 @@ from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.errors import MesoClinicError
 from mesoclinic.inventory import service
 from mesoclinic.inventory.schemas import LotCreate, RecallCreate
-from mesoclinic.web.pages import refusal_errors, require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import refusal_errors
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)

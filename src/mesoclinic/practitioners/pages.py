@@ -15,7 +15,8 @@ from mesoclinic.auth.schemas import UserCreate
 from mesoclinic.errors import MesoClinicError
 from mesoclinic.practitioners import service
 from mesoclinic.practitioners.schemas import QualificationCreate
-from mesoclinic.web.pages import refusal_errors, require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import refusal_errors
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)

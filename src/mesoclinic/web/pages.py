@@ -21,7 +21,7 @@ from mesoclinic.aftercare import service as aftercare
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Principal
 from mesoclinic.clinics import clinic_today
-from mesoclinic.errors import Forbidden, MesoClinicError
+from mesoclinic.errors import Forbidden
 from mesoclinic.inventory import service as inventory
 from mesoclinic.messaging import service as messaging
 from mesoclinic.models import Clinic, Patient, Room, User
@@ -63,11 +63,6 @@ def validate_form(
             field = str(error["loc"][0]) if error["loc"] else "form"
             errors.setdefault(field, error["msg"])
         return None, errors
-
-
-def refusal_errors(exc: MesoClinicError) -> dict[str, str]:
-    """A service refusal as a form error, next to its field when it names one."""
-    return {getattr(exc, "field", None) or "form": exc.detail}
 
 
 # --- Today ----------------------------------------------------------------------------------------
