@@ -24,7 +24,7 @@ from mesoclinic.models import (
     ScreeningResult,
     TreatmentSession,
 )
-from mesoclinic.scheduling import rules, service
+from mesoclinic.scheduling import busy_time, rules, service
 from tests.scheduling.conftest import LONDON, Cal, at
 from tests.scheduling.test_api import booking
 from tests.support import World, bearer
@@ -155,6 +155,34 @@ def test_moving_an_appointment_cancels_its_pending_reminder_only(
     assert status.get(other, "pending") == "pending"
 
 
+def test_a_same_day_move_gets_a_fresh_reminder_with_the_new_time(
+    client: TestClient, world: World, cal: Cal, db: Session
+) -> None:
+    headers = bearer(client, world.clinician)
+    made = client.post(
+        "/api/v1/appointments", json=booking(cal, world.patient_a, at(cal.day, 10)), headers=headers
+    ).json()["id"]
+    eve = datetime.combine(cal.day - timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    messaging.queue_appointment_reminders(db, eve)
+    db.commit()
+    moved = client.post(
+        f"/api/v1/appointments/{made}/reschedule",
+        json={"starts_at": at(cal.day, 15).isoformat()},
+        headers=headers,
+    )
+    assert moved.status_code == 200, moved.text
+    db.rollback()
+    report = messaging.queue_appointment_reminders(db, eve + timedelta(hours=1))
+    db.commit()
+    assert len(report.queued) == 1
+    messages = list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [m.status for m in messages] == ["cancelled", "pending"]
+    assert "15:00" in messages[1].body
+    assert "10:00" not in messages[1].body
+    rerun = messaging.queue_appointment_reminders(db, eve + timedelta(hours=2))
+    assert rerun.queued == []
+
+
 def test_the_narrow_calendar_proposes_what_the_whole_calendar_proposes(
     client: TestClient, world: World, cal: Cal, db: Session
 ) -> None:
@@ -177,10 +205,10 @@ def test_the_narrow_calendar_proposes_what_the_whole_calendar_proposes(
     practitioners = service.bookable_practitioners(db, clinic.id, now.astimezone(LONDON).date())
     request, span = service.course_request(db, course, patient, atype, practitioners, now, cal.clinician_id)
     whole = rules.propose_course_slots(
-        service.calendar_for(db, clinic, practitioners, span, patient.id), request
+        busy_time.calendar_for(db, clinic, practitioners, span, patient.id), request
     )
     narrow = rules.propose_course_slots(
-        service.search_calendar(db, clinic, practitioners, span, patient.id, cal.clinician_id), request
+        busy_time.search_calendar(db, clinic, practitioners, span, patient.id), request
     )
     assert whole.best is not None
     assert narrow == whole

@@ -345,3 +345,30 @@ def test_proposed_slots_are_free_in_hours_and_within_the_window(
                     is None
                 )
             anchor = slot.starts_at.date()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    busy_1=busy_lists,
+    busy_room=busy_lists,
+    preferred_days=st.frozensets(st.integers(0, 6), max_size=3),
+    preferred_times=st.lists(st.sampled_from([(time(9), time(11)), (time(14), time(16))]), max_size=1),
+    previous=st.none() | st.integers(-5, 5),
+)
+def test_candidate_days_come_best_first_exactly_as_scoring_every_day_would(
+    busy_1: list[Interval],
+    busy_room: list[Interval],
+    preferred_days: frozenset[int],
+    preferred_times: list[tuple[time, time]],
+    previous: int | None,
+) -> None:
+    """The search looks at days lazily; the order must be that of scoring every day of the window."""
+    cal = calendar(busy_p={1: busy_1}, busy_room={10: busy_room})
+    req = request(preferred_days=preferred_days, preferred_times=tuple(preferred_times))
+    anchor = None if previous is None else BASE.date() + timedelta(days=previous)
+    lazy = list(rules._candidates(cal, req, anchor, 1, {}))
+    days = rules._window(req, anchor)
+    earliest = max(days[0], req.not_before.astimezone(cal.zone).date())
+    scored = [rules._best_on_day(cal, req, day, earliest, 1, {}) for day in days]
+    every_day = sorted((s for s in scored if s is not None), key=lambda s: (s.score, s.starts_at))
+    assert lazy == every_day

@@ -41,7 +41,7 @@ from mesoclinic.models import (
     User,
     WorkingHours,
 )
-from mesoclinic.scheduling import rules, service
+from mesoclinic.scheduling import busy_time, rules, service
 
 ZONE = "Europe/London"
 SESSION_MINUTES = 30
@@ -259,14 +259,7 @@ def run(
                         db, course, patients[course.patient_id], atype, practitioner_ids, now, preferred
                     )
                     result = rules.propose_course_slots(
-                        service.search_calendar(
-                            db,
-                            clinic,
-                            practitioner_ids,
-                            span,
-                            course.patient_id,
-                            request.preferred_practitioner,
-                        ),
+                        busy_time.search_calendar(db, clinic, practitioner_ids, span, course.patient_id),
                         request,
                     )
                     proposing.append(clock.perf_counter() - started)
@@ -274,7 +267,7 @@ def run(
                     # The same request on a calendar loaded whole (the former path), side by side.
                     started = clock.perf_counter()
                     slow = rules.propose_course_slots(
-                        service.calendar_for(db, clinic, practitioner_ids, span, course.patient_id), request
+                        busy_time.calendar_for(db, clinic, practitioner_ids, span, course.patient_id), request
                     )
                     full_load.append(clock.perf_counter() - started)
                     differing += slow != result

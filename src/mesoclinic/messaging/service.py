@@ -291,7 +291,9 @@ def queue_appointment_reminders(db: Session, now: datetime, portal_url: str = ""
                 db,
                 report,
                 kind=Kind.APPOINTMENT_REMINDER,
-                key=f"appointment-reminder:{appointment.id}:{tomorrow.isoformat()}",
+                # Keyed by the start, not the day: a same-day move cancels the old reminder and
+                # needs a new one, while re-runs for an unchanged appointment stay idempotent.
+                key=f"appointment-reminder:{appointment.id}:{appointment.starts_at.isoformat()}",
                 patient=patient,
                 prefs=prefs.get(patient.id, ContactPrefs()),
                 render=lambda ch, n=clinic.name, s=local_start: templates.appointment_reminder(

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -474,9 +476,7 @@ def _best_on_day(
         return None
     if local_day(day, cal.zone).end <= req.not_before:
         return None  # every start would be in the past: no need to ask each practitioner
-    base = (day - earliest_day).days * PENALTY_PER_DAY_LATE
-    if req.preferred_days and day.weekday() not in req.preferred_days:
-        base += PENALTY_NOT_PREFERRED_DAY
+    base = _day_floor(req, day, earliest_day)
     ordered = sorted(req.practitioners, key=lambda p: (p != req.preferred_practitioner, p))
     for practitioner in ordered:
         if (day, practitioner) not in memo:
@@ -507,19 +507,36 @@ def _window(req: CourseRequest, previous: date | None) -> list[date]:
     ]
 
 
+def _day_floor(req: CourseRequest, day: date, earliest_day: date) -> int:
+    """The lowest score any slot on ``day`` can have: ``_best_on_day`` only adds penalties to it."""
+    floor = (day - earliest_day).days * PENALTY_PER_DAY_LATE
+    if req.preferred_days and day.weekday() not in req.preferred_days:
+        floor += PENALTY_NOT_PREFERRED_DAY
+    return floor
+
+
 def _candidates(
     cal: Calendar, req: CourseRequest, previous: date | None, number: int, memo: _Memo
-) -> list[ProposedSlot]:
+) -> Iterator[ProposedSlot]:
+    """Each day's best slot, best first (by score, then start), found lazily: days are visited in
+    order of the lowest score they could reach, and a slot is given out as soon as no unvisited
+    day could beat it. The search usually needs the first few, so most days are never looked at
+    (and their rooms never fetched); the order is exactly that of scoring every day."""
     days = _window(req, previous)
-    found: list[ProposedSlot] = []
     if not days:
-        return found
+        return
     earliest = max(days[0], req.not_before.astimezone(cal.zone).date())
-    for day in days:
+    unvisited = sorted(days, key=lambda d: (_day_floor(req, d, earliest), d))
+    found: list[tuple[int, datetime, ProposedSlot]] = []
+    for day in unvisited:
+        floor = _day_floor(req, day, earliest)
+        while found and found[0][0] < floor:
+            yield heapq.heappop(found)[2]
         slot = _best_on_day(cal, req, day, earliest, number, memo)
         if slot is not None and slot.starts_at >= req.not_before:
-            found.append(slot)
-    return sorted(found, key=lambda s: (s.score, s.starts_at))
+            heapq.heappush(found, (slot.score, slot.starts_at, slot))
+    while found:
+        yield heapq.heappop(found)[2]
 
 
 def _search(
@@ -528,7 +545,7 @@ def _search(
     """Depth-first: the best candidate day for this session, backtracking when a later one fails."""
     if index == req.sessions:
         return []
-    for slot in _candidates(cal, req, previous, req.first_session_number + index, memo)[:3]:
+    for slot in itertools.islice(_candidates(cal, req, previous, req.first_session_number + index, memo), 3):
         budget[0] -= 1
         if budget[0] < 0:
             return None

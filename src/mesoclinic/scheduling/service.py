@@ -10,13 +10,12 @@ into 409 ``slot-taken``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,17 +25,14 @@ from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
 from mesoclinic.messaging import service as messaging
 from mesoclinic.models import (
-    Absence,
     Appointment,
     AppointmentEvent,
     AppointmentType,
     BookedSlot,
     Clinic,
-    ClinicClosure,
     ClinicMembership,
     ContactPreference,
     CoursePlan,
-    OpeningHours,
     Patient,
     Qualification,
     Role,
@@ -44,13 +40,12 @@ from mesoclinic.models import (
     ScreeningResult,
     TreatmentSession,
     User,
-    WorkingHours,
 )
 from mesoclinic.patients.service import get_patient
 from mesoclinic.planning import service as planning
 from mesoclinic.practitioners import rules as credentials
 from mesoclinic.practitioners.service import require_qualified
-from mesoclinic.scheduling import rules
+from mesoclinic.scheduling import busy_time, rules
 from mesoclinic.scheduling.schemas import (
     AppointmentCreate,
     AppointmentRead,
@@ -84,297 +79,6 @@ LIVE = sorted(rules.LIVE_STATUSES)
 
 
 # --- calendar inputs ---------------------------------------------------------------------------
-
-
-def _opening(db: Session, clinic_id: int) -> dict[int, list[rules.Window]]:
-    opening: dict[int, list[rules.Window]] = defaultdict(list)
-    for row in db.execute(
-        select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes).where(
-            OpeningHours.clinic_id == clinic_id
-        )
-    ):
-        opening[row.weekday].append((row.opens, row.closes))
-    return opening
-
-
-def _working(
-    db: Session, clinic_id: int, user_ids: Iterable[int]
-) -> dict[int, dict[int, list[rules.Window]]]:
-    working: dict[int, dict[int, list[rules.Window]]] = defaultdict(lambda: defaultdict(list))
-    for row in db.execute(
-        select(WorkingHours.user_id, WorkingHours.weekday, WorkingHours.starts, WorkingHours.ends).where(
-            WorkingHours.clinic_id == clinic_id, WorkingHours.user_id.in_(list(user_ids))
-        )
-    ):
-        working[row.user_id][row.weekday].append((row.starts, row.ends))
-    return working
-
-
-def _closures(db: Session, clinic_id: int, first: date, last: date) -> frozenset[date]:
-    return frozenset(
-        db.scalars(
-            select(ClinicClosure.on_date).where(
-                ClinicClosure.clinic_id == clinic_id, ClinicClosure.on_date.between(first, last)
-            )
-        )
-    )
-
-
-def _absences(db: Session, user_ids: Iterable[int], span: rules.Interval) -> dict[int, list[rules.Interval]]:
-    found: dict[int, list[rules.Interval]] = defaultdict(list)
-    for row in db.execute(
-        select(Absence.user_id, Absence.starts_at, Absence.ends_at).where(
-            Absence.user_id.in_(list(user_ids)), Absence.starts_at < span.end, Absence.ends_at > span.start
-        )
-    ):
-        found[row.user_id].append(rules.Interval(row.starts_at, row.ends_at))
-    return found
-
-
-def hours_for(db: Session, clinic: Clinic, practitioner_id: int, on: date) -> rules.Hours:
-    """The clinic's hours and the practitioner's working hours and absences around one local day."""
-    zone = _zone(clinic)
-    span = rules.local_day(on, zone)
-    return rules.Hours(
-        zone=zone,
-        opening=_opening(db, clinic.id),
-        closures=_closures(db, clinic.id, on, on),
-        working=_working(db, clinic.id, [practitioner_id]).get(practitioner_id, {}),
-        absences=_absences(db, [practitioner_id], span).get(practitioner_id, []),
-    )
-
-
-def calendar_for(
-    db: Session,
-    clinic: Clinic,
-    practitioner_ids: Sequence[int],
-    span: rules.Interval,
-    patient_id: int | None = None,
-) -> rules.Calendar:
-    """Everything the course slot search needs, in a handful of queries."""
-    zone = _zone(clinic)
-    rooms = {
-        r.id: frozenset(r.equipment)
-        for r in db.scalars(select(Room).where(Room.clinic_id == clinic.id, Room.active))
-    }
-    busy_p: dict[int, list[rules.Interval]] = defaultdict(list)
-    busy_r: dict[int, list[rules.Interval]] = defaultdict(list)
-    busy_patient: list[rules.Interval] = []
-    held_until = Appointment.ends_at  # the buffer is added from the type below
-    rows = db.execute(
-        select(
-            Appointment.practitioner_user_id,
-            Appointment.room_id,
-            Appointment.patient_id,
-            Appointment.starts_at,
-            held_until,
-            AppointmentType.buffer_minutes,
-        )
-        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
-        .where(
-            Appointment.status.in_(LIVE),
-            Appointment.starts_at < span.end,
-            Appointment.ends_at > span.start - timedelta(hours=4),
-            (
-                Appointment.practitioner_user_id.in_(list(practitioner_ids))
-                | Appointment.room_id.in_(list(rooms))
-                | (Appointment.patient_id == (patient_id if patient_id is not None else -1))
-            ),
-        )
-    )
-    for row in rows:
-        held = rules.Interval(
-            row.starts_at, rules.ceil_to_slot(row.ends_at + timedelta(minutes=row.buffer_minutes))
-        )
-        busy_p[row.practitioner_user_id].append(held)
-        busy_r[row.room_id].append(held)
-        if row.patient_id == patient_id:
-            busy_patient.append(held)
-    first = span.start.astimezone(zone).date()
-    last = span.end.astimezone(zone).date()
-    return rules.Calendar(
-        zone=zone,
-        opening=_opening(db, clinic.id),
-        closures=_closures(db, clinic.id, first, last),
-        working=_working(db, clinic.id, practitioner_ids),
-        absences={k: rules.Busy(v) for k, v in _absences(db, practitioner_ids, span).items()},
-        busy_practitioner={k: rules.Busy(v) for k, v in busy_p.items()},
-        rooms=rooms,
-        busy_room={k: rules.Busy(v) for k, v in busy_r.items()},
-        busy_patient=rules.Busy(busy_patient),
-    )
-
-
-class _SpanBusy:
-    """Busy intervals of appointments of one kind of resource, fetched only for the spans asked about.
-
-    The course search asks, for each day it considers, about the usual practitioner's free windows;
-    loading every room's whole calendar for months (``calendar_for``) cost ~15 000 rows a request.
-    Rows are limited to ``bounds`` exactly as ``calendar_for`` limits them, so both give one answer.
-    """
-
-    def __init__(
-        self,
-        db: Session,
-        column: Any,
-        bounds: rules.Interval,
-        clinic_id: int | None,
-        longest: timedelta,
-        exclude: Sequence[int] = (),
-    ) -> None:
-        self._db = db
-        self._column = column
-        self._bounds = bounds
-        self._clinic_id = clinic_id
-        # An appointment lasts its type's duration, so it cannot start earlier than this before the
-        # span: the bound lets the (clinic|practitioner|patient, starts_at) indexes serve the query.
-        self._reach = longest + timedelta(hours=4)
-        # Built once: the search runs dozens of these queries and building a statement costs more
-        # than running it.
-        statement = (
-            select(column, Appointment.starts_at, Appointment.ends_at, AppointmentType.buffer_minutes)
-            .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
-            .where(
-                column.in_(bindparam("ids", expanding=True)),
-                Appointment.status.in_(LIVE),
-                Appointment.starts_at < bindparam("before", type_=Appointment.starts_at.type),
-                Appointment.starts_at > bindparam("after", type_=Appointment.starts_at.type),
-                Appointment.ends_at > bindparam("low", type_=Appointment.ends_at.type),
-            )
-        )
-        if clinic_id is not None:  # rooms: use the clinic's time index
-            statement = statement.where(Appointment.clinic_id == clinic_id)
-        if exclude:  # appointments about to be moved (a re-plan) do not hold their time
-            statement = statement.where(Appointment.id.not_in(list(exclude)))
-        self._statement = statement
-        self._cache: dict[tuple[tuple[int, ...], datetime, datetime], dict[int, list[rules.Interval]]] = {}
-
-    def fetch(self, ids: tuple[int, ...], span: rules.Interval) -> dict[int, list[rules.Interval]]:
-        key = (ids, span.start, span.end)
-        if key not in self._cache:
-            found: dict[int, list[rules.Interval]] = defaultdict(list)
-            low = max(span.start, self._bounds.start) - timedelta(hours=4)
-            rows = self._db.connection().execute(  # Core: the ORM layer would cost more than the query
-                self._statement,
-                {
-                    "ids": ids,
-                    "before": min(span.end, self._bounds.end),
-                    "after": low - self._reach,
-                    "low": low,
-                },
-            )
-            for resource_id, starts_at, ends_at, buffer in rows:
-                held = rules.Interval(starts_at, rules.ceil_to_slot(ends_at + timedelta(minutes=buffer)))
-                if held.end > span.start:
-                    found[resource_id].append(held)
-            self._cache[key] = found
-        return self._cache[key]
-
-
-class _LazyBusy(Mapping[int, rules.BusyLookup]):
-    """resource id → its busy intervals, fetched by narrow indexed queries (cached).
-
-    Resources in ``whole_for`` (the usual practitioner, asked about on nearly every day searched)
-    are fetched over the whole search span at once; the others only for the span asked about, one
-    resource at a time (``per_resource``: practitioners) or all together (rooms, one free window).
-    """
-
-    def __init__(
-        self,
-        source: _SpanBusy,
-        ids: Sequence[int],
-        *,
-        span: rules.Interval,
-        whole_for: Iterable[int] = (),
-        per_resource: bool = False,
-    ) -> None:
-        self._source = source
-        self._ids = tuple(sorted(set(ids)))
-        self._span = span
-        self._whole_for = frozenset(whole_for)
-        self._per_resource = per_resource
-        self._loaded: dict[int, rules.Busy] = {}
-
-    def __getitem__(self, key: int) -> rules.BusyLookup:
-        if key not in self._ids:
-            raise KeyError(key)
-        if key in self._whole_for:
-            if key not in self._loaded:
-                self._loaded[key] = rules.Busy(self._source.fetch((key,), self._span).get(key, []))
-            return self._loaded[key]
-        return _Window(self, key)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._ids)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def within(self, key: int, span: rules.Interval) -> list[rules.Interval]:
-        ids = (key,) if self._per_resource else self._ids
-        return [i for i in self._source.fetch(ids, span).get(key, []) if i.overlaps(span)]
-
-
-class _Window:
-    __slots__ = ("_key", "_owner")
-
-    def __init__(self, owner: _LazyBusy, key: int) -> None:
-        self._owner = owner
-        self._key = key
-
-    def within(self, span: rules.Interval) -> list[rules.Interval]:
-        return self._owner.within(self._key, span)
-
-
-def search_calendar(
-    db: Session,
-    clinic: Clinic,
-    practitioner_ids: Sequence[int],
-    span: rules.Interval,
-    patient_id: int | None = None,
-    preferred_practitioner: int | None = None,
-    exclude: Sequence[int] = (),
-) -> rules.Calendar:
-    """The same calendar as ``calendar_for`` (the search gives the same plans on both), but
-    appointments are fetched only where the search looks: the usual practitioner's whole span, other
-    practitioners on the days they are considered, rooms only in the practitioner's free windows.
-    A proposal then reads a few hundred rows instead of every booking of the clinic for months."""
-    zone = _zone(clinic)
-    rooms = {
-        r.id: frozenset(r.equipment)
-        for r in db.scalars(select(Room).where(Room.clinic_id == clinic.id, Room.active))
-    }
-    longest = timedelta(
-        minutes=db.scalar(
-            select(func.max(AppointmentType.duration_minutes)).where(AppointmentType.clinic_id == clinic.id)
-        )
-        or 0
-    )
-    patient_busy: list[rules.Interval] = []
-    if patient_id is not None:
-        patients = _SpanBusy(db, Appointment.patient_id, span, None, longest, exclude)
-        patient_busy = patients.fetch((patient_id,), span).get(patient_id, [])
-    first = span.start.astimezone(zone).date()
-    last = span.end.astimezone(zone).date()
-    return rules.Calendar(
-        zone=zone,
-        opening=_opening(db, clinic.id),
-        closures=_closures(db, clinic.id, first, last),
-        working=_working(db, clinic.id, practitioner_ids),
-        absences={k: rules.Busy(v) for k, v in _absences(db, practitioner_ids, span).items()},
-        busy_practitioner=_LazyBusy(
-            _SpanBusy(db, Appointment.practitioner_user_id, span, None, longest, exclude),
-            practitioner_ids,
-            span=span,
-            whole_for=[preferred_practitioner] if preferred_practitioner is not None else [],
-            per_resource=True,
-        ),
-        rooms=rooms,
-        busy_room=_LazyBusy(
-            _SpanBusy(db, Appointment.room_id, span, clinic.id, longest, exclude), list(rooms), span=span
-        ),
-        busy_patient=rules.Busy(patient_busy),
-    )
 
 
 def bookable_practitioners(db: Session, clinic_id: int, on: date) -> list[int]:
@@ -514,7 +218,7 @@ def _check_time(
     local = starts_at.astimezone(zone).date()
     held = rules.occupied(starts_at, atype.duration_minutes, atype.buffer_minutes)
     violations = rules.booking_violations(
-        hours_for(db, clinic, practitioner_id, local),
+        busy_time.hours_for(db, clinic, practitioner_id, local),
         starts_at=starts_at,
         held=held,
         now=utcnow(),
@@ -899,9 +603,7 @@ def _replan_later(
         ),
     )
     exclude = [a.id for a in later]
-    calendar = search_calendar(
-        db, clinic, practitioners, span, patient.id, moved.practitioner_user_id, exclude
-    )
+    calendar = busy_time.search_calendar(db, clinic, practitioners, span, patient.id, exclude)
     number = moved.session_number or 1
     result = rules.replan_after_move(calendar, request, number, moved.starts_at)
     if result.best is None:
@@ -988,10 +690,10 @@ def practitioner_week(
     span = rules.Interval(
         rules.local_day(start, zone).start, rules.local_day(start + timedelta(days=6), zone).end
     )
-    opening = _opening(db, clinic.id)
-    working = _working(db, clinic.id, [practitioner_id]).get(practitioner_id, {})
-    closures = _closures(db, clinic.id, start, start + timedelta(days=6))
-    absences = _absences(db, [practitioner_id], span).get(practitioner_id, [])
+    opening = busy_time.opening_hours(db, clinic.id)
+    working = busy_time.working_hours(db, clinic.id, [practitioner_id]).get(practitioner_id, {})
+    closures = busy_time.closures(db, clinic.id, start, start + timedelta(days=6))
+    absences = busy_time.absences(db, [practitioner_id], span).get(practitioner_id, [])
     by_day: dict[date, list[AppointmentRead]] = defaultdict(list)
     for appointment in _appointments_between(db, clinic_ids, span, practitioner_id):
         by_day[appointment.starts_at.astimezone(zone).date()].append(
@@ -1056,7 +758,7 @@ def clinic_day(db: Session, principal: Principal, clinic_id: int, on: date) -> C
     return ClinicDay(
         clinic_id=clinic.id,
         date=on,
-        closed=bool(_closures(db, clinic.id, on, on)),
+        closed=bool(busy_time.closures(db, clinic.id, on, on)),
         appointments=[AppointmentRead.model_validate(a) for a in appointments],
     )
 
@@ -1149,7 +851,7 @@ def propose_course(db: Session, principal: Principal, course_id: int, data: Prop
     now = utcnow()
     practitioners = bookable_practitioners(db, clinic.id, now.astimezone(_zone(clinic)).date())
     request, span = course_request(db, course, patient, atype, practitioners, now, data.practitioner_user_id)
-    calendar = search_calendar(db, clinic, practitioners, span, patient.id, request.preferred_practitioner)
+    calendar = busy_time.search_calendar(db, clinic, practitioners, span, patient.id)
     result = rules.propose_course_slots(calendar, request)
     audit.record(
         db,
