@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Usage: .venv/bin/mesoclinic demo --if-empty && .venv/bin/python scripts/page_render_times.py var
 # (needs the dev dependencies: make test installs them).
-"""Server render time of each page on the demo clinic (TestClient in-process; median/p95 of 10)."""
+"""Server render time of each page on the demo clinic (TestClient in-process; median and p90 of 10)."""
 import json, re, statistics, time, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
@@ -35,13 +35,18 @@ patient = next(v for k, v in logins.items() if k.startswith("patient:"))
 rows = []
 with TestClient(app) as staff:
     login(staff, hart["email"], hart["password"])
-    pages = ["/today", "/", "/patients/2", "/patients/3", "/patients/2/consultation/screening", "/patients/6/consultation/assessment",
-             "/sessions/1", "/calendar", "/calendar?practitioner=2", "/aftercare", "/inventory", "/admin", "/admin/consent", "/account/security"]
+    pages = ["/today", "/", "/patients/2", "/patients/3", "/patients/2/consultation/intake", "/patients/2/consultation/screening", "/patients/6/consultation/assessment", "/patients/2/consultation/consent",
+             "/sessions/1", "/calendar", "/calendar?practitioner=2", "/calendar/appointments/1", "/calendar/courses/1?appointment_type_id=2", "/aftercare", "/inventory", "/account/security"]
     for p in pages:
         rows.append(("practitioner", p, *measure(staff, p)))
+admin = next(v for k, v in logins.items() if k.startswith("admin:"))
+with TestClient(app) as office:
+    login(office, admin["email"], admin["password"])
+    for p in ["/admin", "/admin/consent"]:
+        rows.append(("admin", p, *measure(office, p)))
 with TestClient(app) as portal:
     login(portal, patient["email"], patient["password"])
-    for p in ["/portal", "/portal/aftercare", "/portal/book", "/portal/consent"]:
+    for p in ["/portal", "/portal/intake", "/portal/aftercare", "/portal/book", "/portal/consent"]:
         rows.append(("patient", p, *measure(portal, p)))
 with TestClient(app) as public:
     for p in ["/portal/about", "/suitability", "/login"]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
@@ -104,3 +105,10 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def api(base_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the live server, for arranging data through the API."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        yield client

@@ -14,16 +14,17 @@ from mesoclinic.aftercare.schemas import AdverseEventIn, AEOutcome, AESeverity, 
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession, requires
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.clinics import clinic_today
-from mesoclinic.errors import MesoClinicError
 from mesoclinic.models import AftercareCheckin, Patient
 from mesoclinic.patients.service import get_patient
-from mesoclinic.web.forms import refusal_errors
-from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import EVERY_STATUS, attempt, validate_form
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Clinician = Annotated[Principal, Depends(requires(Permission.CLINICAL_WRITE))]
+#: Refusals shown on the aftercare forms; an unknown escalation or patient goes to the error page.
+SHOWN = EVERY_STATUS - {404}
 
 
 def _queue(
@@ -74,14 +75,9 @@ def queue(request: Request, db: DbSession, principal: CurrentPrincipal) -> Respo
 
 @router.post("/aftercare/escalations/{escalation_id}/acknowledge")
 def acknowledge(request: Request, db: DbSession, principal: Clinician, escalation_id: int) -> Response:
-    try:
-        service.acknowledge(db, principal, escalation_id)
-    except MesoClinicError as exc:
-        if exc.status == 404:
-            raise
-        return _queue(
-            request, db, principal, errors={escalation_id: refusal_errors(exc)}, status_code=exc.status
-        )
+    done = attempt(db, principal, lambda: service.acknowledge(db, principal, escalation_id), show=SHOWN)
+    if done.refused:
+        return _queue(request, db, principal, errors={escalation_id: done.errors}, status_code=done.status)
     return RedirectResponse(f"/aftercare#escalation-{escalation_id}", status_code=303)
 
 
@@ -94,17 +90,14 @@ def resolve(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     data, errors = validate_form(ResolveIn, {"note": note})
+    status = 422
     if isinstance(data, ResolveIn):
-        try:
-            service.resolve(db, principal, escalation_id, data.note)
-        except MesoClinicError as exc:
-            if exc.status == 404:
-                raise
-            errors, status = refusal_errors(exc), exc.status
-        else:
+        done = attempt(
+            db, principal, lambda: service.resolve(db, principal, escalation_id, data.note), show=SHOWN
+        )
+        if not done.refused:
             return RedirectResponse("/aftercare", status_code=303)
-    else:
-        status = 422
+        errors, status = done.errors, done.status
     return _queue(
         request,
         db,
@@ -195,12 +188,10 @@ def report_adverse_event(
     data, errors = validate_form(AdverseEventIn, values)
     status = 422
     if isinstance(data, AdverseEventIn):
-        try:
-            service.report_adverse_event(db, principal, patient_id, data)
-        except MesoClinicError as exc:
-            if exc.status == 404:
-                raise
-            errors, status = refusal_errors(exc), exc.status
-        else:
+        done = attempt(
+            db, principal, lambda: service.report_adverse_event(db, principal, patient_id, data), show=SHOWN
+        )
+        if not done.refused:
             return RedirectResponse(f"/patients/{patient_id}#timeline", status_code=303)
+        errors, status = done.errors, done.status
     return _ae_form(request, db, principal, patient_id, values, errors, status)

@@ -37,17 +37,26 @@ def get_db(request: Request) -> Iterator[Session]:
             yield db
             db.commit()
         except MesoClinicError as error:
-            db.rollback()
-            if error.refusal is not None:
-                actor = getattr(request.state, "actor", None) or request_actor(
-                    request, request.app.state.settings
-                )
-                audit.record_refusal(db, actor, error.refusal, status=error.status, code=error.code)
+            actor = getattr(request.state, "actor", None) or request_actor(
+                request, request.app.state.settings
+            )
+            if undo_refused(db, actor, error):
                 db.commit()
             raise
         except BaseException:
             db.rollback()
             raise
+
+
+def undo_refused(db: Session, actor: Actor, error: MesoClinicError) -> bool:
+    """Roll back everything the refused attempt (and its request) did, then record the refusal
+    as a denied audit row when the error names what was attempted. Returns whether a row was
+    written (the caller commits it: the request edge, or a page that re-renders its form)."""
+    db.rollback()
+    if error.refusal is None:
+        return False
+    audit.record_refusal(db, actor, error.refusal, status=error.status, code=error.code)
+    return True
 
 
 def get_settings(request: Request) -> Settings:

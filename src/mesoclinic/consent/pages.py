@@ -13,9 +13,8 @@ from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.consent import service
 from mesoclinic.consent.rules import ConsentKind
 from mesoclinic.consent.schemas import ConsentTextCreate
-from mesoclinic.errors import MesoClinicError
-from mesoclinic.web.forms import refusal_errors
-from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import EVERY_STATUS, attempt, validate_form
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -66,10 +65,10 @@ def publish(
     data, errors = validate_form(ConsentTextCreate, typed)
     status = 422
     if isinstance(data, ConsentTextCreate):
-        try:
-            service.publish_text(db, principal, clinic_id, data)
-        except MesoClinicError as exc:
-            errors, status = refusal_errors(exc), exc.status
-        else:
+        done = attempt(
+            db, principal, lambda: service.publish_text(db, principal, clinic_id, data), show=EVERY_STATUS
+        )
+        if not done.refused:
             return RedirectResponse("/admin/consent", status_code=303)
+        errors, status = done.errors, done.status
     return _page(request, db, principal, typed, errors, status)

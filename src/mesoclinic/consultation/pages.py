@@ -8,12 +8,10 @@ the error next to its field (and what was typed) on a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from mesoclinic.assessment import rules as assessment_rules
@@ -22,8 +20,7 @@ from mesoclinic.assessment.schemas import AssessmentCreate
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Principal
 from mesoclinic.consent import service as consent
-from mesoclinic.consent.schemas import ConsentSign
-from mesoclinic.errors import Forbidden, InvalidInput, MesoClinicError
+from mesoclinic.errors import Forbidden, InvalidInput
 from mesoclinic.formulation import service as formulation
 from mesoclinic.formulation.schemas import FinalItem, FormulationCreate, FormulationDecide
 from mesoclinic.models import Patient
@@ -33,7 +30,8 @@ from mesoclinic.planning.schemas import CourseCreate
 from mesoclinic.screening import service as screening
 from mesoclinic.treatment import service as treatment
 from mesoclinic.treatment.schemas import SessionStart
-from mesoclinic.web.forms import refusal_errors
+from mesoclinic.web.forms import attempt, form_values
+from mesoclinic.web.signature import consent_signature
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -51,42 +49,12 @@ STEP_CODES = tuple(code for code, _ in STEPS)
 FINDING_ROWS = 3
 
 
-# --- form helpers (shared with the session screen) ----------------------------------------------
-
-
-def validation_errors(error: ValidationError) -> dict[str, str]:
-    """Pydantic errors keyed by their dotted field path (``findings.0.value``)."""
-    errors: dict[str, str] = {}
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"]) or "form"
-        errors.setdefault(loc, str(item["msg"]).removeprefix("Value error, "))
-    return errors
-
-
-def form_values(form: Any) -> dict[str, str]:
-    return {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+# --- form helpers -----------------------------------------------------------------------------
 
 
 def optional_int(value: str | None) -> int | None:
     value = (value or "").strip()
     return int(value) if value.lstrip("-").isdigit() else None
-
-
-def attempt(db: Session, action: Callable[[], object]) -> tuple[dict[str, str], int]:
-    """Run one service call; on a refusal (422 invalid input, 409 conflict) roll its request back
-    and return the field errors with the status to re-render the form with (``({}, 200)`` on
-    success). Forbidden and not-found refusals propagate: the error page, audited by the request."""
-    try:
-        action()
-    except ValidationError as error:
-        db.rollback()
-        return validation_errors(error), 422
-    except MesoClinicError as error:
-        if error.status not in (409, 422):
-            raise
-        db.rollback()
-        return refusal_errors(error), error.status
-    return {}, 200
 
 
 # --- the wizard ---------------------------------------------------------------------------------
@@ -146,9 +114,20 @@ def _page(
         "concerns": list(reference.concerns.values()),
         "goals": list(reference.goals.values()),
         "finding_rows": range(FINDING_ROWS),
+        "labels": _intake_labels() if step == "intake" else {},
         **_state(db, principal, patient),
     }
     return render(request, f"consultation/{step}.html", context, status_code=status_code)
+
+
+def _intake_labels() -> dict[str, dict[str, str]]:
+    """The words the patient ticked, for the codes an intake stores."""
+    questions = patients.questionnaire()
+    return {
+        "conditions": {c.code: c.label for c in questions.conditions},
+        "skin_problems": {c.code: c.label for c in questions.skin_problems},
+        "drug_classes": {c.code: c.label for c in questions.drug_classes},
+    }
 
 
 def _next(patient_id: int, step: str) -> RedirectResponse:
@@ -205,9 +184,9 @@ async def post_screening(
             planned = formulation.final_ingredients(db, principal, final.id)
         screening.run_screening(db, principal, patient_id, planned_ingredients=planned)
 
-    errors, status = attempt(db, run)
-    if errors:
-        return _failed(request, db, principal, patient_id, "screening", errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        return _failed(request, db, principal, patient_id, "screening", done.errors, values, done.status)
     return _next(patient_id, "screening")
 
 
@@ -226,10 +205,10 @@ async def post_override(
             db, principal, result.id, values.get("rule_code", ""), values.get("reason", "").strip()
         )
 
-    errors, status = attempt(db, run)
-    if errors:
-        errors = {("reason" if k == "form" else k): v for k, v in errors.items()}
-        return _failed(request, db, principal, patient_id, "screening", errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        errors = {("reason" if k == "form" else k): v for k, v in done.errors.items()}
+        return _failed(request, db, principal, patient_id, "screening", errors, values, done.status)
     return _next(patient_id, "screening")
 
 
@@ -271,14 +250,15 @@ async def post_assessment(
     body = _assessment_body(values)
     body["goals"] = goals
     values["goals"] = ",".join(goals)
-    errors, status = attempt(
+    done = attempt(
         db,
+        principal,
         lambda: assessment.create_assessment(
             db, principal, patient_id, AssessmentCreate.model_validate(body)
         ),
     )
-    if errors:
-        return _failed(request, db, principal, patient_id, "assessment", errors, values, status)
+    if done.refused:
+        return _failed(request, db, principal, patient_id, "assessment", done.errors, values, done.status)
     return _next(patient_id, "formulation")
 
 
@@ -297,9 +277,9 @@ async def post_propose(
             db, principal, patient_id, FormulationCreate(assessment_id=latest[0].id)
         )
 
-    errors, status = attempt(db, run)
-    if errors:
-        return _failed(request, db, principal, patient_id, "formulation", errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        return _failed(request, db, principal, patient_id, "formulation", done.errors, values, done.status)
     return _next(patient_id, "formulation")
 
 
@@ -324,9 +304,9 @@ async def post_decide(
         )
         formulation.decide(db, principal, formulation_id, data)
 
-    errors, status = attempt(db, run)
-    if errors:
-        return _failed(request, db, principal, patient_id, "formulation", errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        return _failed(request, db, principal, patient_id, "formulation", done.errors, values, done.status)
     return _next(patient_id, "course")
 
 
@@ -353,9 +333,9 @@ async def post_course(
             body["starts_on"] = values["starts_on"].strip()
         planning.create_course(db, principal, patient_id, CourseCreate.model_validate(body))
 
-    errors, status = attempt(db, run)
-    if errors:
-        return _failed(request, db, principal, patient_id, "course", errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        return _failed(request, db, principal, patient_id, "course", done.errors, values, done.status)
     return _next(patient_id, "consent")
 
 
@@ -367,19 +347,19 @@ async def post_consent(
     values = form_values(form)
 
     def run() -> None:
-        data = ConsentSign.model_validate(
-            {
-                "consent_text_id": optional_int(values.get("consent_text_id")) or 0,
-                "typed_name": values.get("typed_name", "").strip(),
-                "signature_svg_path": values.get("signature_svg_path", ""),
-            }
+        data = consent_signature(
+            optional_int(values.get("consent_text_id")) or 0,
+            values.get("typed_name", ""),
+            values.get("signature_svg_path", ""),
+            by_typing=values.get("sign_by_typing") == "yes",
+            missing="Draw the signature, or choose to sign with the typed name.",
         )
         consent.sign(db, principal, patient_id, data)
 
-    errors, status = attempt(db, run)
-    if errors:
+    done = attempt(db, principal, run)
+    if done.refused:
         values.pop("signature_svg_path", None)  # the drawing is redone, not replayed
-        return _failed(request, db, principal, patient_id, "consent", errors, values, status)
+        return _failed(request, db, principal, patient_id, "consent", done.errors, values, done.status)
     return _next(patient_id, "consent")
 
 
@@ -391,11 +371,8 @@ async def start_next_session(
     consent step, where the course is shown)."""
     course = planning.get_course(db, principal, course_id, audit_read=False)
     patient_id = course.patient_id
-    session_id: list[int] = []
-    errors, status = attempt(
-        db, lambda: session_id.append(treatment.start_session(db, principal, course_id, SessionStart()).id)
-    )
-    if errors:
-        errors = {"session": next(iter(errors.values()))}
-        return _failed(request, db, principal, patient_id, "consent", errors, {}, status)
-    return RedirectResponse(f"/sessions/{session_id[0]}", status_code=303)
+    done = attempt(db, principal, lambda: treatment.start_session(db, principal, course_id, SessionStart()))
+    if done.refused:
+        errors = {"session": next(iter(done.errors.values()))}
+        return _failed(request, db, principal, patient_id, "consent", errors, {}, done.status)
+    return RedirectResponse(f"/sessions/{done.result.id}", status_code=303)

@@ -10,14 +10,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Permission, Principal
-from mesoclinic.errors import MesoClinicError
 from mesoclinic.inventory import service
 from mesoclinic.inventory.schemas import LotCreate, RecallCreate
-from mesoclinic.web.forms import refusal_errors
-from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import EVERY_STATUS, attempt, validate_form
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+#: Refusals shown on the inventory forms; forbidden and not found go to the error page.
+SHOWN = EVERY_STATUS - {403, 404}
 
 
 def _page(
@@ -82,14 +84,12 @@ def receive_lot(
         errors["product_id"] = "Choose a product."
     status = 422
     if isinstance(data, LotCreate) and not errors:
-        try:
-            lot = service.receive_lot(db, principal, int(product_id), data)
-        except MesoClinicError as exc:
-            if exc.status in (403, 404):
-                raise
-            errors, status = refusal_errors(exc), exc.status
-        else:
-            return RedirectResponse(f"/inventory#lot-{lot.id}", status_code=303)
+        done = attempt(
+            db, principal, lambda: service.receive_lot(db, principal, int(product_id), data), show=SHOWN
+        )
+        if not done.refused:
+            return RedirectResponse(f"/inventory#lot-{done.result.id}", status_code=303)
+        errors, status = done.errors, done.status
     return _page(request, db, principal, receive=typed, receive_errors=errors, status_code=status)
 
 
@@ -106,14 +106,12 @@ def recall_lot(
     data, errors = validate_form(RecallCreate, {"reason": reason})
     status = 422
     if isinstance(data, RecallCreate):
-        try:
-            service.recall_lot(db, principal, lot_id, data.reason)
-        except MesoClinicError as exc:
-            if exc.status in (403, 404):
-                raise
-            errors, status = refusal_errors(exc), exc.status
-        else:
+        done = attempt(
+            db, principal, lambda: service.recall_lot(db, principal, lot_id, data.reason), show=SHOWN
+        )
+        if not done.refused:
             return RedirectResponse(f"/inventory/lots/{lot_id}/recipients", status_code=303)
+        errors, status = done.errors, done.status
     return _page(
         request,
         db,

@@ -1,8 +1,10 @@
-"""The patient portal: upcoming appointments and self-booking of the next course session,
-aftercare check-ins on the phone, aftercare instructions, consent signing and a sourced explainer.
+"""The patient portal: the intake questionnaire, upcoming appointments and self-booking of the
+next course session, aftercare check-ins on the phone, aftercare instructions, consent signing
+(drawn, or by typing one's name) and a sourced explainer.
 
-Thin: the scheduling, aftercare and consent services decide; these routes only show their answers
-and re-render a form, keeping what the patient typed, when a service refuses it.
+Thin: the patients, scheduling, aftercare and consent services decide; these routes only show
+their answers and re-render a form, keeping what the patient typed, when a service refuses it
+(``web.forms.attempt``). The intake form's layout lives in ``portal.intake``.
 """
 
 from __future__ import annotations
@@ -20,19 +22,24 @@ from sqlalchemy.orm import Session
 from mesoclinic.aftercare import rules as aftercare_rules
 from mesoclinic.aftercare import service as aftercare
 from mesoclinic.aftercare.schemas import CheckinAnswers
+from mesoclinic.assessment import rules as assessment_rules
 from mesoclinic.audit import service as audit
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Principal
 from mesoclinic.consent import rules as consent_rules
 from mesoclinic.consent import service as consent
-from mesoclinic.consent.schemas import ConsentSign
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Forbidden, InvalidInput, MesoClinicError, NotFound
 from mesoclinic.models import Appointment, AppointmentType, Clinic, Patient, Room, User
+from mesoclinic.patients import service as patients
+from mesoclinic.patients.schemas import IntakeAnswers
 from mesoclinic.patients.service import get_patient
 from mesoclinic.planning import service as planning
+from mesoclinic.portal import intake as intake_form
 from mesoclinic.scheduling import service as scheduling
 from mesoclinic.scheduling.schemas import ProposalRequest, SelfBooking
+from mesoclinic.web.forms import EVERY_STATUS, attempt
+from mesoclinic.web.signature import consent_signature
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +104,8 @@ def portal(request: Request, db: DbSession, principal: CurrentPrincipal) -> Resp
             "patient": patient,
             "clinic": clinic,
             "zone": ZoneInfo(clinic.timezone),
+            "intake": patients.latest_intake(db, principal, patient.id, audit_read=False),
+            "intake_sent": request.query_params.get("intake") == "sent",
             "appointments": _upcoming(db, principal, patient),
             "due": [c for c in checkins if c.due_on <= today],
             # The next scheduled check-in can be answered early (the evening after a session, say).
@@ -105,6 +114,64 @@ def portal(request: Request, db: DbSession, principal: CurrentPrincipal) -> Resp
             "labels": CHECKIN_LABELS,
         },
     )
+
+
+# --- intake questionnaire ------------------------------------------------------------------------
+
+
+def _intake_form(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    patient = _own_patient(db, principal)
+    questions = patients.questionnaire()
+    fitzpatrick = assessment_rules.reference().scales["fitzpatrick"]
+    return render(
+        request,
+        "portal/intake.html",
+        {
+            "patient": patient,
+            "latest": patients.latest_intake(db, principal, patient.id, audit_read=False),
+            "questions": questions,
+            "yes_no": intake_form.YES_NO,
+            "required_yes_no": intake_form.REQUIRED_YES_NO,
+            "rows": {kind: range(count) for kind, count in intake_form.ROWS.items()},
+            "fields": intake_form.fields(),
+            "procedure_labels": intake_form.PROCEDURE_LABELS,
+            "skin_types": sorted(fitzpatrick.anchors.items()),
+            "skin_types_source": fitzpatrick.source,
+            "values": values,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/portal/intake")
+def intake_page(request: Request, db: DbSession, principal: CurrentPrincipal) -> Response:
+    return _intake_form(request, db, principal, intake_form.blank())
+
+
+@router.post("/portal/intake")
+def submit_intake(request: Request, db: DbSession, principal: CurrentPrincipal, form: FormData) -> Response:
+    """Submit the questionnaire as the patient (the patients service appends the declared history
+    and the clinic sees it in the consultation's intake review)."""
+    patient = _own_patient(db, principal)
+    values = intake_form.typed(form)
+    body, rows = intake_form.answers_body(values)
+    done = attempt(
+        db,
+        principal,
+        lambda: patients.submit_intake(db, principal, patient.id, IntakeAnswers.model_validate(body)),
+    )
+    if done.refused:
+        errors = intake_form.friendly(done.errors, rows)
+        return _intake_form(request, db, principal, values, errors, done.status)
+    return RedirectResponse("/portal?intake=sent", status_code=303)
 
 
 # --- aftercare ---------------------------------------------------------------------------------
@@ -126,7 +193,7 @@ def _checkin_form(
     principal: Principal,
     checkin_id: int | None,
     values: dict[str, Any],
-    error: MesoClinicError | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     patient = _own_patient(db, principal)
@@ -146,7 +213,7 @@ def _checkin_form(
             "action": f"/portal/checkins/{checkin_id}" if checkin_id is not None else "/portal/checkins",
             "reference": aftercare_rules.reference(),
             "values": values,
-            "error": error,
+            "errors": errors or {},
             "levels": [(0, "None"), (1, "Mild"), (2, "Moderate"), (3, "Severe")],
         },
         status_code=status_code,
@@ -206,12 +273,15 @@ def submit_checkin(
 ) -> Response:
     _own_patient(db, principal)
     values = _values(form)
-    try:
-        answers = _answers(values)
-        with db.begin_nested():
-            _checkin, escalation, reasons = aftercare.submit_checkin(db, principal, checkin_id, answers)
-    except MesoClinicError as error:
-        return _checkin_form(request, db, principal, checkin_id, values, error, error.status)
+    done = attempt(
+        db,
+        principal,
+        lambda: aftercare.submit_checkin(db, principal, checkin_id, _answers(values)),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _checkin_form(request, db, principal, checkin_id, values, done.errors, done.status)
+    _checkin, escalation, reasons = done.result
     return _checkin_result(request, reasons, escalation.urgency if escalation else None)
 
 
@@ -219,12 +289,15 @@ def submit_checkin(
 def report(request: Request, db: DbSession, principal: CurrentPrincipal, form: FormData) -> Response:
     patient = _own_patient(db, principal)
     values = _values(form)
-    try:
-        answers = _answers(values)
-        with db.begin_nested():
-            _checkin, escalation, reasons = aftercare.report_unscheduled(db, principal, patient.id, answers)
-    except MesoClinicError as error:
-        return _checkin_form(request, db, principal, None, values, error, error.status)
+    done = attempt(
+        db,
+        principal,
+        lambda: aftercare.report_unscheduled(db, principal, patient.id, _answers(values)),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _checkin_form(request, db, principal, None, values, done.errors, done.status)
+    _checkin, escalation, reasons = done.result
     return _checkin_result(request, reasons, escalation.urgency if escalation else None)
 
 
@@ -250,7 +323,7 @@ def _booking_page(
     request: Request,
     db: Session,
     principal: Principal,
-    error: MesoClinicError | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     patient = _own_patient(db, principal)
@@ -288,7 +361,7 @@ def _booking_page(
             "proposals": proposals[:6],
             "names": names,
             "reason": reason,
-            "error": error,
+            "errors": errors or {},
         },
         status_code=status_code,
     )
@@ -299,6 +372,20 @@ def booking_page(request: Request, db: DbSession, principal: CurrentPrincipal) -
     return _booking_page(request, db, principal)
 
 
+def _self_booking(slot: str) -> SelfBooking:
+    """The chosen proposal, sent as ``type|starts_at|practitioner|room``."""
+    try:
+        type_id, starts, practitioner_id, room_id = slot.split("|")
+        return SelfBooking(
+            appointment_type_id=int(type_id),
+            starts_at=datetime.fromisoformat(starts),
+            practitioner_user_id=int(practitioner_id),
+            room_id=int(room_id),
+        )
+    except (ValueError, ValidationError):
+        raise InvalidInput("Choose a time.", code="required", field="slot") from None
+
+
 @router.post("/portal/book")
 def self_book(
     request: Request,
@@ -307,23 +394,14 @@ def self_book(
     slot: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     patient = _own_patient(db, principal)
-    try:
-        type_id, starts, practitioner_id, room_id = slot.split("|")
-        data = SelfBooking(
-            appointment_type_id=int(type_id),
-            starts_at=datetime.fromisoformat(starts),
-            practitioner_user_id=int(practitioner_id),
-            room_id=int(room_id),
-        )
-    except (ValueError, ValidationError):
-        return _booking_page(
-            request, db, principal, InvalidInput("Choose a time.", code="required", field="slot"), 422
-        )
-    try:
-        with db.begin_nested():
-            scheduling.self_book(db, principal, patient.id, data)
-    except MesoClinicError as error:
-        return _booking_page(request, db, principal, error, error.status)
+    done = attempt(
+        db,
+        principal,
+        lambda: scheduling.self_book(db, principal, patient.id, _self_booking(slot)),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _booking_page(request, db, principal, done.errors, done.status)
     return RedirectResponse("/portal", status_code=303)
 
 
@@ -335,7 +413,7 @@ def _consent_page(
     db: Session,
     principal: Principal,
     values: dict[str, Any] | None = None,
-    error: MesoClinicError | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     patient = _own_patient(db, principal)
@@ -346,11 +424,12 @@ def _consent_page(
         {
             "patient": patient,
             "overview": overview,
+            "signed": {r.kind: r for r in overview.records if r.state == "valid"},
             "texts": {
                 kind: consent.current_text(db, patient.clinic_id, kind) for kind in consent_rules.KINDS
             },
             "values": values or {},
-            "error": error,
+            "errors": errors or {},
         },
         status_code=status_code,
     )
@@ -369,25 +448,25 @@ def sign_consent(
     consent_text_id: Annotated[int, Form()],
     typed_name: Annotated[str, Form(max_length=200)] = "",
     signature_svg_path: Annotated[str, Form(max_length=100_000)] = "",
+    sign_by_typing: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     patient = _own_patient(db, principal)
-    values = {"consent_text_id": consent_text_id, "typed_name": typed_name}
-    try:
-        if not signature_svg_path:
-            raise InvalidInput("Please sign in the box.", code="required", field="signature_svg_path")
-        if not typed_name.strip():
-            raise InvalidInput("Type your full name.", code="required", field="typed_name")
-        data = ConsentSign(
-            consent_text_id=consent_text_id, typed_name=typed_name, signature_svg_path=signature_svg_path
+    by_typing = sign_by_typing == "yes"
+    values = {"consent_text_id": consent_text_id, "typed_name": typed_name, "sign_by_typing": by_typing}
+
+    def sign() -> None:
+        data = consent_signature(
+            consent_text_id,
+            typed_name,
+            signature_svg_path,
+            by_typing=by_typing,
+            missing="Sign in the box, or choose to sign by typing your name.",
         )
-        with db.begin_nested():
-            consent.sign(db, principal, patient.id, data)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        error = InvalidInput(str(first["msg"]), field=str(first["loc"][0]) if first["loc"] else None)
-        return _consent_page(request, db, principal, values, error, 422)
-    except MesoClinicError as refused:
-        return _consent_page(request, db, principal, values, refused, refused.status)
+        consent.sign(db, principal, patient.id, data)
+
+    done = attempt(db, principal, sign, show=EVERY_STATUS)
+    if done.refused:
+        return _consent_page(request, db, principal, values, done.errors, done.status)
     return RedirectResponse("/portal/consent", status_code=303)
 
 

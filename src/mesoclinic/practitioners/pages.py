@@ -12,11 +12,10 @@ from mesoclinic.auth import service as auth
 from mesoclinic.auth.deps import DbSession, requires
 from mesoclinic.auth.rules import Permission, Principal
 from mesoclinic.auth.schemas import UserCreate
-from mesoclinic.errors import MesoClinicError
 from mesoclinic.practitioners import service
 from mesoclinic.practitioners.schemas import QualificationCreate
-from mesoclinic.web.forms import refusal_errors
-from mesoclinic.web.pages import require_staff_clinic, staff_clinics, validate_form
+from mesoclinic.web.forms import EVERY_STATUS, attempt, validate_form
+from mesoclinic.web.pages import require_staff_clinic, staff_clinics
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +78,8 @@ def create_user(
     data, errors = validate_form(UserCreate, {**typed, "role": role, "password": password})
     status = 422
     if isinstance(data, UserCreate):
-        try:
+
+        def create() -> None:
             auth.require_staff_admin_of(principal, data.clinic_ids)
             auth.create_user(
                 db,
@@ -90,10 +90,11 @@ def create_user(
                 password=data.password,
                 clinic_ids=data.clinic_ids,
             )
-        except MesoClinicError as exc:
-            errors, status = refusal_errors(exc), exc.status
-        else:
+
+        done = attempt(db, principal, create, show=EVERY_STATUS)
+        if not done.refused:
             return RedirectResponse("/admin#staff", status_code=303)
+        errors, status = done.errors, done.status
     return _admin_page(request, db, principal, user=typed, user_errors=errors, status_code=status)
 
 
@@ -123,10 +124,13 @@ def add_credential(
         errors["user_id"] = "Choose a practitioner."
     status = 422
     if isinstance(data, QualificationCreate) and not errors:
-        try:
-            service.add_qualification(db, principal, int(user_id), data)
-        except MesoClinicError as exc:
-            errors, status = refusal_errors(exc), exc.status
-        else:
+        done = attempt(
+            db,
+            principal,
+            lambda: service.add_qualification(db, principal, int(user_id), data),
+            show=EVERY_STATUS,
+        )
+        if not done.refused:
             return RedirectResponse("/admin#staff", status_code=303)
+        errors, status = done.errors, done.status
     return _admin_page(request, db, principal, credential=typed, credential_errors=errors, status_code=status)

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Principal
-from mesoclinic.errors import Forbidden, InvalidInput, MesoClinicError, NotFound
+from mesoclinic.errors import Forbidden, InvalidInput, NotFound
 from mesoclinic.models import Appointment, AppointmentType, Clinic, Patient, Room, User
 from mesoclinic.patients import service as patients
+from mesoclinic.planning import service as planning
 from mesoclinic.scheduling import service
 from mesoclinic.scheduling.schemas import (
     AppointmentCreate,
@@ -30,6 +30,7 @@ from mesoclinic.scheduling.schemas import (
     ProposalRequest,
     Reschedule,
 )
+from mesoclinic.web.forms import EVERY_STATUS, attempt
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -205,7 +206,7 @@ def _booking_form(
     principal: Principal,
     clinic: Clinic,
     values: dict[str, Any],
-    error: MesoClinicError | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     found, total = patients.search_patients(db, principal, query=values.get("q", ""), clinic_id=clinic.id)
@@ -220,7 +221,7 @@ def _booking_form(
             "practitioners": _practitioners(db, clinic.id),
             "types": service.list_appointment_types(db, principal, clinic.id),
             "room_list": service.list_rooms(db, principal, clinic.id),
-            "error": error,
+            "errors": errors or {},
         },
         status_code=status_code,
     )
@@ -274,25 +275,21 @@ def book(
         "note": note,
         "q": q,
     }
-    try:
+
+    def run() -> Appointment:
         for name in ("patient_id", "practitioner_user_id", "room_id", "appointment_type_id"):
             if values[name] is None:
                 raise InvalidInput("Choose one.", code="required", field=name)
-        with db.begin_nested():
-            appointment = service.book_appointment(
-                db,
-                principal,
-                AppointmentCreate.model_validate(
-                    {k: v for k, v in values.items() if k != "q"}
-                    | {"starts_at": _local(starts_at, zone, "starts_at")}
-                ),
-            )
-    except MesoClinicError as error:
-        return _booking_form(request, db, principal, clinic, values, error, status_code=error.status)
-    except ValidationError as error:
-        problem = InvalidInput(str(error.errors()[0]["msg"]), field=str(error.errors()[0]["loc"][0]))
-        return _booking_form(request, db, principal, clinic, values, problem, status_code=422)
-    on = appointment.starts_at.astimezone(zone).date()
+        data = AppointmentCreate.model_validate(
+            {k: v for k, v in values.items() if k != "q"}
+            | {"starts_at": _local(starts_at, zone, "starts_at")}
+        )
+        return service.book_appointment(db, principal, data)
+
+    done = attempt(db, principal, run, show=EVERY_STATUS)
+    if done.refused:
+        return _booking_form(request, db, principal, clinic, values, done.errors, done.status)
+    on = done.result.starts_at.astimezone(zone).date()
     return RedirectResponse(f"/calendar?{urlencode({'date': on.isoformat()})}", status_code=303)
 
 
@@ -305,7 +302,7 @@ def _appointment_page(
     principal: Principal,
     appointment_id: int,
     values: dict[str, Any] | None = None,
-    error: MesoClinicError | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     clinic = _staff_clinic(db, principal)
@@ -322,7 +319,7 @@ def _appointment_page(
             "appointment": read,
             "history": history,
             "values": values or {"starts_at": default_time},
-            "error": error,
+            "errors": errors or {},
             "room_list": service.list_rooms(db, principal, clinic.id),
         },
         status_code=status_code,
@@ -351,24 +348,31 @@ def reschedule(
     starts_at: Annotated[str, Form()] = "",
     room_id: Annotated[int | None, Form()] = None,
     reason: Annotated[str, Form(max_length=500)] = "",
+    replan: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    """Move an appointment; a course session may take its later sessions along (``replan``)."""
     clinic = _staff_clinic(db, principal)
-    values = {"starts_at": starts_at, "room_id": room_id, "reason": reason}
-    try:
-        with db.begin_nested():
-            moved = service.reschedule(
-                db,
-                principal,
-                appointment_id,
-                Reschedule(
-                    starts_at=_local(starts_at, ZoneInfo(clinic.timezone), "starts_at"),
-                    room_id=room_id,
-                    reason=reason,
-                ),
-            )
-    except MesoClinicError as error:
-        return _appointment_page(request, db, principal, appointment_id, values, error, error.status)
-    return _back_to_day(db, moved)
+    zone = ZoneInfo(clinic.timezone)
+    values = {"starts_at": starts_at, "room_id": room_id, "reason": reason, "replan": replan == "yes"}
+    done = attempt(
+        db,
+        principal,
+        lambda: service.reschedule(
+            db,
+            principal,
+            appointment_id,
+            Reschedule(
+                starts_at=_local(starts_at, zone, "starts_at"),
+                room_id=room_id,
+                reason=reason,
+                replan=replan == "yes",
+            ),
+        ),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _appointment_page(request, db, principal, appointment_id, values, done.errors, done.status)
+    return _back_to_day(db, done.result)
 
 
 @router.post("/calendar/appointments/{appointment_id}/{action}")
@@ -383,15 +387,65 @@ def change_status(
     _staff_clinic(db, principal)
     if action not in ACTIONS:
         raise NotFound("No such action.", code="action-not-found")
-    try:
-        with db.begin_nested():
-            changed = service.change_status(db, principal, appointment_id, ACTIONS[action], reason)
-    except MesoClinicError as error:
-        return _appointment_page(request, db, principal, appointment_id, None, error, error.status)
-    return _back_to_day(db, changed)
+    done = attempt(
+        db,
+        principal,
+        lambda: service.change_status(db, principal, appointment_id, ACTIONS[action], reason),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _appointment_page(request, db, principal, appointment_id, None, done.errors, done.status)
+    return _back_to_day(db, done.result)
 
 
 # --- course booking with proposed slots --------------------------------------------------------
+
+
+def _course_page(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    course_id: int,
+    appointment_type_id: int | None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The course's proposed sessions for the chosen appointment type (proposed afresh, also after a
+    refused booking, so the receptionist can choose again)."""
+    clinic = _staff_clinic(db, principal)
+    course = planning.get_course(db, principal, course_id)
+    proposals = None
+    if appointment_type_id is not None:
+        type_id = appointment_type_id
+        proposed = attempt(
+            db,
+            principal,
+            lambda: service.propose_course(
+                db, principal, course_id, ProposalRequest(appointment_type_id=type_id)
+            ),
+            show=EVERY_STATUS,
+        )
+        proposals = proposed.value
+        if proposed.refused and not errors:
+            errors, status_code = proposed.errors, proposed.status
+    return render(
+        request,
+        "calendar/course.html",
+        {
+            "clinic": clinic,
+            "zone": ZoneInfo(clinic.timezone),
+            "course_id": course_id,
+            "course": course,
+            "patient_name": _patient_names(db, {course.patient_id}).get(course.patient_id, ""),
+            "types": service.list_appointment_types(db, principal, clinic.id),
+            "appointment_type_id": appointment_type_id,
+            "proposals": proposals,
+            "practitioners": {u.id: u.full_name for u in _practitioners(db, clinic.id)},
+            "rooms": {r.id: r.name for r in service.list_rooms(db, principal, clinic.id)},
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/calendar/courses/{course_id}")
@@ -402,34 +456,29 @@ def course_page(
     course_id: int,
     appointment_type_id: int | None = None,
 ) -> Response:
-    clinic = _staff_clinic(db, principal)
-    types = service.list_appointment_types(db, principal, clinic.id)
-    proposals = None
-    error: MesoClinicError | None = None
-    if appointment_type_id is not None:
+    return _course_page(request, db, principal, course_id, appointment_type_id)
+
+
+def _chosen(slots: list[str]) -> list[ChosenSlot]:
+    """The ticked proposals, sent as ``starts_at|practitioner|room``."""
+    chosen = []
+    for raw in slots:
         try:
-            with db.begin_nested():
-                proposals = service.propose_course(
-                    db, principal, course_id, ProposalRequest(appointment_type_id=appointment_type_id)
+            starts, practitioner_id, room_id = raw.split("|")
+            chosen.append(
+                ChosenSlot(
+                    starts_at=datetime.fromisoformat(starts),
+                    practitioner_user_id=int(practitioner_id),
+                    room_id=int(room_id),
                 )
-        except MesoClinicError as refused:
-            error = refused
-    return render(
-        request,
-        "calendar/course.html",
-        {
-            "clinic": clinic,
-            "zone": ZoneInfo(clinic.timezone),
-            "course_id": course_id,
-            "types": types,
-            "appointment_type_id": appointment_type_id,
-            "proposals": proposals,
-            "practitioners": {u.id: u.full_name for u in _practitioners(db, clinic.id)},
-            "rooms": {r.id: r.name for r in service.list_rooms(db, principal, clinic.id)},
-            "error": error,
-        },
-        status_code=error.status if error else 200,
-    )
+            )
+        except ValueError:
+            raise InvalidInput(
+                "A chosen slot could not be read.", code="invalid-slot", field="slots"
+            ) from None
+    if not chosen:
+        raise InvalidInput("Choose at least one slot.", code="required", field="slots")
+    return chosen
 
 
 @router.post("/calendar/courses/{course_id}")
@@ -441,41 +490,18 @@ def book_course(
     appointment_type_id: Annotated[int, Form()],
     slot: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """The chosen slots arrive as checkboxes ``slot`` = ``starts_at|practitioner|room``."""
-    clinic = _staff_clinic(db, principal)
-    chosen = []
-    for raw in slot or []:
-        starts, practitioner_id, room_id = str(raw).split("|")
-        chosen.append(
-            ChosenSlot(
-                starts_at=datetime.fromisoformat(starts),
-                practitioner_user_id=int(practitioner_id),
-                room_id=int(room_id),
-            )
-        )
-    type_id = appointment_type_id
-    try:
-        if not chosen:
-            raise InvalidInput("Choose at least one slot.", code="required", field="slots")
-        with db.begin_nested():
-            made = service.book_course(
-                db, principal, course_id, CourseBooking(appointment_type_id=type_id, slots=chosen)
-            )
-    except MesoClinicError as error:
-        return render(
-            request,
-            "calendar/course.html",
-            {
-                "clinic": clinic,
-                "zone": ZoneInfo(clinic.timezone),
-                "course_id": course_id,
-                "types": service.list_appointment_types(db, principal, clinic.id),
-                "appointment_type_id": type_id,
-                "proposals": None,
-                "practitioners": {},
-                "rooms": {},
-                "error": error,
-            },
-            status_code=error.status,
-        )
-    return _back_to_day(db, made[0])
+    _staff_clinic(db, principal)
+    done = attempt(
+        db,
+        principal,
+        lambda: service.book_course(
+            db,
+            principal,
+            course_id,
+            CourseBooking(appointment_type_id=appointment_type_id, slots=_chosen(slot or [])),
+        ),
+        show=EVERY_STATUS,
+    )
+    if done.refused:
+        return _course_page(request, db, principal, course_id, appointment_type_id, done.errors, done.status)
+    return _back_to_day(db, done.result[0])

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from mesoclinic.assessment import rules as assessment_rules
 from mesoclinic.auth.deps import CurrentPrincipal, DbSession
 from mesoclinic.auth.rules import Principal
-from mesoclinic.consultation.pages import attempt, form_values
 from mesoclinic.db import utcnow
 from mesoclinic.errors import InvalidInput
 from mesoclinic.inventory import service as inventory
@@ -27,6 +26,7 @@ from mesoclinic.models import Clinic, TreatmentSession
 from mesoclinic.patients import service as patients
 from mesoclinic.treatment import rules, service
 from mesoclinic.treatment.schemas import InjectionIn, NumbingStep, SessionSign
+from mesoclinic.web.forms import attempt, form_values
 from mesoclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -156,9 +156,9 @@ def session_screen(request: Request, db: DbSession, principal: CurrentPrincipal,
 async def post_skin_cleansed(
     request: Request, db: DbSession, principal: CurrentPrincipal, session_id: int
 ) -> Response:
-    errors, status = attempt(db, lambda: service.mark_skin_cleansed(db, principal, session_id))
-    if errors:
-        return _failed(request, db, principal, session_id, errors, {}, status)
+    done = attempt(db, principal, lambda: service.mark_skin_cleansed(db, principal, session_id))
+    if done.refused:
+        return _failed(request, db, principal, session_id, done.errors, {}, done.status)
     return _back(session_id, "#checklist")
 
 
@@ -198,10 +198,10 @@ async def post_numbing(
             )
         service.record_numbing(db, principal, session_id, data)
 
-    errors, status = attempt(db, run)
-    if errors:
-        errors = {("numbing" if k == "form" else k): v for k, v in errors.items()}
-        return _failed(request, db, principal, session_id, errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        errors = {("numbing" if k == "form" else k): v for k, v in done.errors.items()}
+        return _failed(request, db, principal, session_id, errors, values, done.status)
     return _back(session_id, "#checklist")
 
 
@@ -257,10 +257,10 @@ async def post_zone(
         )
         service.add_injection(db, principal, session_id, data)
 
-    errors, status = attempt(db, run)
-    if errors:
-        errors = {("zone_form" if k == "form" else k): v for k, v in errors.items()}
-        return _failed(request, db, principal, session_id, errors, values, status)
+    done = attempt(db, principal, run)
+    if done.refused:
+        errors = {("zone_form" if k == "form" else k): v for k, v in done.errors.items()}
+        return _failed(request, db, principal, session_id, errors, values, done.status)
     return _back(session_id, "#chart")
 
 
@@ -269,8 +269,9 @@ async def post_sign(
     request: Request, db: DbSession, principal: CurrentPrincipal, session_id: int
 ) -> Response:
     values = form_values(await request.form())
-    errors, status = attempt(
+    done = attempt(
         db,
+        principal,
         lambda: service.sign_session(
             db,
             principal,
@@ -280,7 +281,7 @@ async def post_sign(
             ),
         ),
     )
-    if errors:
-        errors = {("sign" if k == "form" else k): v for k, v in errors.items()}
-        return _failed(request, db, principal, session_id, errors, values, status)
+    if done.refused:
+        errors = {("sign" if k == "form" else k): v for k, v in done.errors.items()}
+        return _failed(request, db, principal, session_id, errors, values, done.status)
     return _back(session_id)

@@ -1,4 +1,4 @@
-"""The staff frame: the Today page, and the small form helpers the staff pages share.
+"""The staff frame: the Today page, and the helpers the staff pages share (forms: ``web.forms``).
 
 Pages stay thin: every decision is a domain service call; a page only gathers what the services
 return and names the people and rooms behind the ids.
@@ -7,13 +7,11 @@ return and names the people and rooms behind the ids.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,22 +45,6 @@ def require_staff_clinic(principal: Principal) -> int:
 def staff_clinics(db: Session, principal: Principal) -> list[Clinic]:
     """The clinics for the switcher in the header."""
     return list(db.scalars(select(Clinic).where(Clinic.id.in_(principal.clinic_ids)).order_by(Clinic.name)))
-
-
-def validate_form(
-    model: type[BaseModel], values: Mapping[str, Any]
-) -> tuple[BaseModel | None, dict[str, str]]:
-    """Validate submitted form fields with the domain's own input schema. Empty optional fields
-    are left out (a blank date means "not given"); errors come back per field."""
-    data = {k: v for k, v in values.items() if v not in ("", None)}
-    try:
-        return model.model_validate(data), {}
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "form"
-            errors.setdefault(field, error["msg"])
-        return None, errors
 
 
 # --- Today ----------------------------------------------------------------------------------------
