@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mesoclinic.consent.service import require_valid_consent, valid_consent
+from mesoclinic.consent.typed_signature import typed_signature
 from mesoclinic.errors import Conflict
 from mesoclinic.models import AuditEvent, ConsentRecord, ConsentText
 from tests.conftest import count
@@ -183,6 +184,49 @@ def test_it_refuses_a_wrong_name_or_an_invalid_signature_and_stores_nothing(
     )
     assert response.status_code == 422
     assert response.json()["field"] == field
+    assert count(db, "consent_record") == 0
+
+
+def test_a_patient_who_cannot_draw_signs_by_typing_and_the_method_is_recorded(
+    client: TestClient, world: World, db: Session, texts: Texts
+) -> None:
+    response = client.post(
+        f"/api/v1/patients/{world.patient_a}/consents",
+        json={
+            "consent_text_id": texts.treatment_a,
+            "typed_name": "Ada Lovelace",
+            "signature_method": "typed",
+        },
+        headers=bearer(client, world.patient_user),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["signature_method"] == "typed"
+    record = db.get_one(ConsentRecord, response.json()["id"])
+    assert record.signature_svg_path == typed_signature("Ada Lovelace")
+    assert record.signature_method == "typed"
+    drawn = sign(client, world.patient_user, world.patient_a, texts.photo_a)
+    assert drawn["signature_method"] == "drawn"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [("drawn", "", "signature-missing"), ("typed", SIGNATURE, "signature-method-conflict")],
+)
+def test_a_signature_must_match_its_method(
+    client: TestClient, world: World, db: Session, texts: Texts, method: str, path: str, code: str
+) -> None:
+    response = client.post(
+        f"/api/v1/patients/{world.patient_a}/consents",
+        json={
+            "consent_text_id": texts.treatment_a,
+            "typed_name": "Ada Lovelace",
+            "signature_method": method,
+            "signature_svg_path": path,
+        },
+        headers=bearer(client, world.patient_user),
+    )
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == (code, "signature_svg_path")
     assert count(db, "consent_record") == 0
 
 

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mesoclinic.consent.rules import MAX_SIGNATURE_CHARS, ConsentKind, ConsentState
 
+SignatureMethod = Literal["drawn", "typed"]
+
 # --- reference data: the default texts ----------------------------------------------------------
 
 
@@ -83,8 +85,14 @@ class ConsentSign(BaseModel):
 
     consent_text_id: int
     typed_name: str = Field(min_length=1, max_length=200, description="The patient's full name, typed.")
+    signature_method: SignatureMethod = Field(
+        default="drawn",
+        description="``drawn`` on a signature pad (give ``signature_svg_path``), or ``typed``: the "
+        "typed name is adopted as the signature and drawn by the server (for keyboard and "
+        "screen-reader users; give no path).",
+    )
     signature_svg_path: str = Field(
-        min_length=1,
+        default="",
         max_length=MAX_SIGNATURE_CHARS,
         description="The drawn signature as SVG path data: absolute M, L, Q, C, Z commands only.",
     )
@@ -104,6 +112,7 @@ class ConsentRecordRead(BaseModel):
     consent_text_id: int
     kind: str
     typed_name: str
+    signature_method: SignatureMethod
     signature_svg_path: str
     signed_at: datetime
     witnessed_by_user_id: int | None

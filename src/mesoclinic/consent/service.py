@@ -30,6 +30,7 @@ from mesoclinic.consent.schemas import (
     DefaultText,
     DefaultTexts,
 )
+from mesoclinic.consent.typed_signature import typed_signature
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Conflict, Forbidden, InvalidInput, NotFound, Refusal
 from mesoclinic.models import ConsentRecord, ConsentText, Patient, Role
@@ -160,6 +161,25 @@ def list_texts(
 # --- signatures ----------------------------------------------------------------------------------
 
 
+def _signature_path(data: ConsentSign) -> str:
+    """The signature to store: the drawing, or for ``typed`` the typed name drawn here."""
+    if data.signature_method == "typed":
+        if data.signature_svg_path:
+            raise InvalidInput(
+                "Signing by typing adopts the typed name as the signature: send no drawing with it.",
+                code="signature-method-conflict",
+                field="signature_svg_path",
+            )
+        return typed_signature(data.typed_name)
+    if not data.signature_svg_path:
+        raise InvalidInput(
+            "Draw the signature, or choose to sign by typing the name.",
+            code="signature-missing",
+            field="signature_svg_path",
+        )
+    return data.signature_svg_path
+
+
 def sign(db: Session, principal: Principal, patient_id: int, data: ConsentSign) -> ConsentRecord:
     """Record the patient's signature on a consent text: by the patient in the portal, or on the
     clinic's tablet with the staff member recorded as witness."""
@@ -187,7 +207,7 @@ def sign(db: Session, principal: Principal, patient_id: int, data: ConsentSign) 
             code="typed-name-mismatch",
             field="typed_name",
         )
-    signature = rules.check_signature(data.signature_svg_path)
+    signature = rules.check_signature(_signature_path(data))
     if signature.problem is not None:
         raise InvalidInput(signature.problem, code="invalid-signature", field="signature_svg_path")
     now = utcnow()
@@ -213,6 +233,7 @@ def sign(db: Session, principal: Principal, patient_id: int, data: ConsentSign) 
         kind=text.kind,
         typed_name=" ".join(data.typed_name.split()),
         signature_svg_path=signature.canonical,
+        signature_method=data.signature_method,
         signed_at=now,
         witnessed_by_user_id=witness,
     )

@@ -352,7 +352,6 @@ async def post_consent(
             values.get("typed_name", ""),
             values.get("signature_svg_path", ""),
             by_typing=values.get("sign_by_typing") == "yes",
-            missing="Draw the signature, or choose to sign with the typed name.",
         )
         consent.sign(db, principal, patient_id, data)
 

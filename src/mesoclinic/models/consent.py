@@ -42,6 +42,8 @@ class ConsentRecord(Base):
     typed_name: Mapped[str] = mapped_column(String(200))
     #: The drawn signature as SVG path data (``M x y L x y …``), size-limited and validated.
     signature_svg_path: Mapped[str] = mapped_column(Text)
+    #: ``drawn`` on the pad, or ``typed``: the typed name drawn by the service (the keyboard way).
+    signature_method: Mapped[str] = mapped_column(String(10), default="drawn", server_default="drawn")
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
     witnessed_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="RESTRICT"), default=None

@@ -115,6 +115,7 @@ class Appointment(Base):
         Index("ix_appointment_practitioner_time", "practitioner_user_id", "starts_at"),
         Index("ix_appointment_clinic_time", "clinic_id", "starts_at"),
         Index("ix_appointment_patient_time", "patient_id", "starts_at"),
+        Index("ix_appointment_room_time", "room_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

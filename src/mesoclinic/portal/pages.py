@@ -460,7 +460,6 @@ def sign_consent(
             typed_name,
             signature_svg_path,
             by_typing=by_typing,
-            missing="Sign in the box, or choose to sign by typing your name.",
         )
         consent.sign(db, principal, patient.id, data)
 
