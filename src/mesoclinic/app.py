@@ -30,6 +30,7 @@ from mesoclinic.errors import MesoClinicError, NotAuthenticated, PayloadTooLarge
 from mesoclinic.formulation import api as formulation_api
 from mesoclinic.health import router as health_router
 from mesoclinic.imaging import api as imaging_api
+from mesoclinic.imaging import pages as imaging_pages
 from mesoclinic.inventory import api as inventory_api
 from mesoclinic.inventory import pages as inventory_pages
 from mesoclinic.messaging import api as messaging_api
@@ -256,6 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         suitability_pages,
         practitioners_pages,
         consent_pages,
+        imaging_pages,
     ):
         app.include_router(page_router.router)
     return app
