@@ -252,7 +252,7 @@ def worker_command(
 
 @app.command("analyze")
 def analyze_command(
-    photo: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG face photo")],
+    photo: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG, PNG or HEIC face photo")],
     before: Annotated[
         Path | None,
         typer.Option("--before", exists=True, dir_okay=False, help="Earlier photo to compare with"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, func, select, type_coerce
+from sqlalchemy import DateTime, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from mesoclinic.db import as_utc
@@ -200,7 +200,7 @@ class _Appointments:
             .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
             .where(
                 key == bindparam("key"),
-                Appointment.status.in_(LIVE),
+                or_(*(Appointment.status == status for status in LIVE)),  # IN (…) would be re-rendered
                 Appointment.starts_at < bindparam("before", type_=Appointment.starts_at.type),
                 Appointment.starts_at > bindparam("after", type_=Appointment.starts_at.type),
                 Appointment.ends_at > bindparam("low", type_=Appointment.ends_at.type),
@@ -217,14 +217,18 @@ class _Appointments:
         if cache_key not in self._cache:
             found: dict[int, list[rules.Interval]] = defaultdict(list)
             low = max(span.start - self._reach_after_end, self._bounds.start - BUFFER_REACH)
-            rows = self._db.connection().execute(  # Core: the ORM layer would cost more than the query
-                self._statement,
-                {
-                    "key": key,
-                    "before": min(span.end, self._bounds.end),
-                    "after": low - self._longest,
-                    "low": low,
-                },
+            rows = (
+                self._db.connection()
+                .execute(  # Core: the ORM layer would cost more than the query
+                    self._statement,
+                    {
+                        "key": key,
+                        "before": min(span.end, self._bounds.end),
+                        "after": low - self._longest,
+                        "low": low,
+                    },
+                )
+                .all()
             )
             for resource_id, starts_at, ends_at, buffer in rows:
                 held_until = rules.ceil_to_slot(as_utc(ends_at) + timedelta(minutes=buffer))
