@@ -1,4 +1,5 @@
-"""The receptionist's calendar: click a free slot, book a patient, see the appointment appear."""
+"""The receptionist's calendar: click a free slot, book a patient, see the appointment appear, drag it
+to another time."""
 
 from __future__ import annotations
 
@@ -91,6 +92,13 @@ def test_a_receptionist_books_ada_into_a_free_slot_and_sees_it_in_the_day(
     expect(page.get_by_role("link", name=f"Book 10:30 with {clinician}")).to_have_count(0)
     expect(page.get_by_role("link", name=f"Book 11:00 with {clinician}")).to_be_visible()
 
+    booked.drag_to(page.get_by_role("link", name=f"Book 12:00 with {clinician}"))  # move by dragging
+    expect(booked).to_contain_text("12:00–12:30")
+    expect(page.get_by_role("link", name=f"Book 10:30 with {clinician}")).to_be_visible()
+
     booked.click()
+    expect(page.get_by_role("listitem").filter(has_text="rescheduled")).to_contain_text(
+        "Moved in the calendar"
+    )
     page.get_by_role("button", name="Cancel appointment").click()
     expect(page.get_by_role("link", name=f"Book 10:30 with {clinician}")).to_be_visible()

@@ -347,10 +347,12 @@ def reschedule(
     appointment_id: int,
     starts_at: Annotated[str, Form()] = "",
     room_id: Annotated[int | None, Form()] = None,
+    practitioner_user_id: Annotated[int | None, Form()] = None,
     reason: Annotated[str, Form(max_length=500)] = "",
     replan: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Move an appointment; a course session may take its later sessions along (``replan``)."""
+    """Move an appointment (from its page, or dropped on a free time in the calendar, possibly with
+    another practitioner); a course session may take its later sessions along (``replan``)."""
     clinic = _staff_clinic(db, principal)
     zone = ZoneInfo(clinic.timezone)
     values = {"starts_at": starts_at, "room_id": room_id, "reason": reason, "replan": replan == "yes"}
@@ -364,6 +366,7 @@ def reschedule(
             Reschedule(
                 starts_at=_local(starts_at, zone, "starts_at"),
                 room_id=room_id,
+                practitioner_user_id=practitioner_user_id,
                 reason=reason,
                 replan=replan == "yes",
             ),
