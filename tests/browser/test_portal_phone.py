@@ -7,7 +7,7 @@ import httpx2 as httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from mesoclinic.web.signature import typed_signature
+from mesoclinic.consent.typed_signature import typed_signature
 from tests.browser.arrange import API, open_for_sessions, token
 from tests.browser.conftest import sign_in
 from tests.support import World
