@@ -131,3 +131,7 @@ def test_ada_signs_one_consent_by_drawing_and_one_by_typing_with_the_keyboard_on
     assert signatures["photo"] == typed_signature("Ada Lovelace")
     assert signatures["treatment"] != typed_signature("Ada Lovelace")
     assert signatures["treatment"].startswith("M ")
+    assert {r["kind"]: r["signature_method"] for r in overview["records"]} == {
+        "photo": "typed",
+        "treatment": "drawn",
+    }
