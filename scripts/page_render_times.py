@@ -36,7 +36,8 @@ rows = []
 with TestClient(app) as staff:
     login(staff, hart["email"], hart["password"])
     pages = ["/today", "/", "/patients/2", "/patients/3", "/patients/2/consultation/intake", "/patients/2/consultation/screening", "/patients/6/consultation/assessment", "/patients/2/consultation/consent",
-             "/sessions/1", "/calendar", "/calendar?practitioner=2", "/calendar/appointments/1", "/calendar/courses/1?appointment_type_id=2", "/aftercare", "/inventory", "/account/security"]
+             "/sessions/1", "/calendar", "/calendar?practitioner=2", "/calendar/appointments/1", "/calendar/courses/1?appointment_type_id=2", "/aftercare", "/inventory", "/account/security",
+             "/patients/2/photos", "/patients/2/photos?uploaded=2", "/patients/2/photos/compare", "/patients/2/photos/compare?before=1&after=2", "/patients/3/photos", "/patients/3/photos/consent"]
     for p in pages:
         rows.append(("practitioner", p, *measure(staff, p)))
 admin = next(v for k, v in logins.items() if k.startswith("admin:"))
@@ -46,7 +47,7 @@ with TestClient(app) as office:
         rows.append(("admin", p, *measure(office, p)))
 with TestClient(app) as portal:
     login(portal, patient["email"], patient["password"])
-    for p in ["/portal", "/portal/intake", "/portal/aftercare", "/portal/book", "/portal/consent"]:
+    for p in ["/portal", "/portal/intake", "/portal/aftercare", "/portal/book", "/portal/consent", "/portal/photos"]:
         rows.append(("patient", p, *measure(portal, p)))
 with TestClient(app) as public:
     for p in ["/portal/about", "/suitability", "/login"]:

@@ -26,6 +26,9 @@ from mesoclinic.consent.schemas import ConsentSign
 from mesoclinic.db import replay_at
 from mesoclinic.formulation import service as formulation
 from mesoclinic.formulation.schemas import FinalItem, FormulationCreate, FormulationDecide
+from mesoclinic.imaging import service as imaging
+from mesoclinic.imaging.schemas import CaptureConditions
+from mesoclinic.imaging.storage import MediaStore, media_store
 from mesoclinic.inventory import service as inventory
 from mesoclinic.inventory.schemas import LotCreate, ProductCreate
 from mesoclinic.models import AftercareCheckin, ConsentText, CoursePlan, Lot, Patient, User
@@ -43,6 +46,7 @@ from mesoclinic.scheduling.schemas import (
     WorkingHoursIn,
 )
 from mesoclinic.screening import service as screening
+from mesoclinic.settings import get_settings
 from mesoclinic.treatment import service as treatment
 from mesoclinic.treatment.schemas import InjectionIn, NumbingStep, SessionSign, SessionStart
 
@@ -306,6 +310,61 @@ def treat(db: Session, journey: Journey, course: CoursePlan, day: date, lot: Lot
         treatment.sign_session(db, clinician, session.id, SessionSign(pain_score=3, notes="Well tolerated."))
 
 
+def _portrait(red_cast: bool) -> bytes:
+    """scikit-image's bundled public-domain portrait standing in for the patient, as a JPEG; with
+    ``red_cast`` its colours lean red (a reddened skin before the course, for the outcome to show)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from skimage import data  # the imaging stack is loaded here only, not for the rest of the demo
+
+    pixels = data.astronaut().astype(np.int16)  # type: ignore[no-untyped-call]
+    if red_cast:
+        pixels += np.array([18, -6, -2], dtype=np.int16)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def photograph(db: Session, journey: Journey, store: MediaStore, first: date, last: date) -> None:
+    """The photo consent at the consultation, then a front photo at the consultation and at the latest
+    session, each uploaded and analysed through the imaging services (the portal's before/after)."""
+    clinician = principal_of(db, journey.practitioner)
+    text = db.scalars(
+        select(ConsentText).where(
+            ConsentText.clinic_id == journey.patient.clinic_id, ConsentText.kind == "photo"
+        )
+    ).one()
+    conditions = CaptureConditions(lighting="ring-light", polarisation="none", makeup_present=False)
+    with replay_at(_at(first, 9, 30)):
+        consent.sign(
+            db,
+            clinician,
+            journey.patient.id,
+            ConsentSign(
+                consent_text_id=text.id,
+                typed_name=f"{journey.patient.given_name} {journey.patient.family_name}",
+                signature_svg_path=SIGNATURE,
+            ),
+        )
+    for day, red_cast in ((first, True), (last, False)):
+        with replay_at(_at(day, 10, 40)):
+            content = _portrait(red_cast)
+            photo = imaging.upload_photo(
+                db,
+                clinician,
+                store,
+                journey.patient.id,
+                data=content,
+                max_bytes=len(content),
+                view="front",
+                visit_on=day,
+                capture_conditions=conditions,
+            )
+            imaging.analyse_photo(db, clinician, store, photo.id)
+
+
 def answer_checkins(
     db: Session, journey: Journey, today: date, late_answers: dict[str, CheckinAnswers]
 ) -> None:
@@ -330,8 +389,10 @@ def answer_checkins(
             aftercare.submit_checkin(db, clinician, checkin.id, answers)
 
 
-def replay(db: Session, today: date) -> None:
-    """Seed the clinical history of both demo clinics."""
+def replay(db: Session, today: date, store: MediaStore | None = None) -> None:
+    """Seed the clinical history of both demo clinics. The portal patient's photos go to ``store``,
+    by default the media store of the settings the CLI runs with."""
+    store = store or media_store(get_settings())
     admin = principal_of(db, "admin@lumen.example")
     with replay_at(_at(today - timedelta(days=500))):
         for clinic_id in sorted(admin.clinic_ids):
@@ -435,6 +496,8 @@ def replay(db: Session, today: date) -> None:
             days = [last - timedelta(days=(journey.sessions - 1 - i) * gap) for i in range(journey.sessions)]
         for day in days:
             treat(db, journey, course, day, lot)
+        if journey is journeys[0][0]:
+            photograph(db, journey, store, consult_on, days[-1])
         answer_checkins(db, journey, today, late_answers)
         if journey.sessions < course.sessions_planned:
             in_progress.append((course, days[-1]))

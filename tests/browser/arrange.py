@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx2 as httpx
+import numpy as np
+from PIL import Image
+from skimage import data
 
 from tests.support import PASSWORD, World
-from tests.treatment.helpers import Ready, created, ok, ready_patient
+from tests.treatment.helpers import Ready, created, ok, ready_patient, sign_consent
 
 API = "/api/v1"
 
@@ -62,3 +66,46 @@ def open_for_sessions(api: httpx.Client, world: World) -> tuple[Ready, dict[str,
             )
         )
     return ready, session_type
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+
+def face_jpeg(*, red_cast: bool = False) -> bytes:
+    """scikit-image's bundled portrait (public domain) as a JPEG; with ``red_cast`` its colours are
+    shifted towards red, so a later plain photo measures as less red beyond the smallest real change."""
+    pixels = data.astronaut().astype(np.int16)
+    if red_cast:
+        pixels += np.array([18, -6, -2], dtype=np.int16)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def photo_consent(api: httpx.Client, world: World) -> None:
+    """Clinic A's photo consent text, signed by Ada on the clinic's tablet."""
+    admin, clinician = token(api, world.admin), token(api, world.clinician)
+    text = created(
+        api.post(
+            f"{API}/clinics/{world.clinic_a}/consent-texts",
+            json={"kind": "photo", "title": "Consent to photographs", "body": "We photograph your face " * 3},
+            headers=admin,
+        )
+    )
+    sign_consent(api, clinician, world.patient_a, text["id"], "Ada Lovelace")  # type: ignore[arg-type]
+
+
+def analysed_photo(
+    api: httpx.Client, headers: dict[str, str], patient_id: int, content: bytes, visit_on: str
+) -> int:
+    """A front photo of the visit, uploaded and analysed through the API; its id."""
+    photo = created(
+        api.post(
+            f"{API}/patients/{patient_id}/photos",
+            data={"view": "front", "visit_on": visit_on, "capture_conditions": '{"lighting": "flash"}'},
+            files={"file": ("face.jpg", content, "image/jpeg")},
+            headers=headers,
+        )
+    )
+    created(api.post(f"{API}/photos/{photo['id']}/analysis", headers=headers))
+    return int(photo["id"])

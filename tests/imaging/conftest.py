@@ -1,12 +1,15 @@
 """Shared arrangements for imaging tests: face photos made from scikit-image's bundled portrait
-(public-domain NASA photo, shipped in the wheel) and a signed photo consent."""
+(public-domain NASA photo, shipped in the wheel), as JPEG or HEIC, a signed photo consent, and
+uploading over the API."""
 
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,21 +22,45 @@ from sqlalchemy.orm import Session
 from mesoclinic.audit.service import SYSTEM_ACTOR
 from mesoclinic.consent.service import publish_default_texts
 from mesoclinic.models import User
+from mesoclinic.settings import Settings
 from tests.support import World, bearer
 
+VISIT = "2026-11-02"
 GPS_IFD = 0x8825
+XMP_WITH_GPS = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.43N"/>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
 
 
 def jpeg(image: Image.Image, *, gps: bool = False, quality: int = 92) -> bytes:
     """JPEG bytes; with ``gps`` a full EXIF block with GPS position, camera and a comment."""
-    exif = Image.Exif()
-    if gps:
-        exif[0x010F] = "TestCam"  # Make
-        exif[0x0131] = "secret-firmware"  # Software
-        exif[0x0112] = 1  # Orientation
-        exif.get_ifd(GPS_IFD).update({1: "N", 2: (51.0, 30.0, 26.0), 3: "W", 4: (0.0, 7.0, 39.0)})
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality, exif=exif.tobytes() if gps else b"")
+    image.save(out, format="JPEG", quality=quality, exif=gps_exif().tobytes() if gps else b"")
+    return out.getvalue()
+
+
+def gps_exif(orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif[0x0131] = "secret-firmware"  # Software
+    exif[0x0112] = orientation
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (51.0, 30.0, 26.0), 3: "W", 4: (0.0, 7.0, 39.0)})
+    return exif
+
+
+def heic(image: Image.Image, *, gps: bool = False, orientation: int = 1, **options: Any) -> bytes:
+    """HEIC bytes made by pillow-heif itself (x265 at its fastest preset); with ``gps`` an EXIF block
+    with GPS position and camera, and an XMP packet with the position again."""
+    import pillow_heif  # the encoder only: Pillow's HEIF opener is the application's to register
+
+    if gps or orientation != 1:
+        options["exif"] = gps_exif(orientation).tobytes()
+    if gps:
+        options["xmp"] = XMP_WITH_GPS
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=90, enc_params={"preset": "ultrafast"}, **options)
     return out.getvalue()
 
 
@@ -53,6 +80,37 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
+def upload(
+    client: TestClient,
+    patient_id: int,
+    headers: dict[str, str],
+    content: bytes,
+    *,
+    filename: str = "face.jpg",
+    content_type: str = "image/jpeg",
+    **fields: Any,
+) -> Any:
+    form = {"view": "front", "visit_on": VISIT, "capture_conditions": json.dumps({"lighting": "flash"})}
+    form.update({k: str(v) for k, v in fields.items()})
+    return client.post(
+        f"/api/v1/patients/{patient_id}/photos",
+        data=form,
+        files={"file": (filename, content, content_type)},
+        headers=headers,
+    )
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    root = settings.media_path
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def refused(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> Image.Image:
     return Image.fromarray(data.astronaut())
@@ -66,6 +124,12 @@ def face_jpeg(astronaut: Image.Image) -> bytes:
 @pytest.fixture(scope="session")
 def flat_jpeg() -> bytes:
     return jpeg(Image.fromarray(np.full((512, 512, 3), 180, dtype=np.uint8)))
+
+
+@pytest.fixture(scope="session")
+def face_heic(astronaut: Image.Image) -> bytes:
+    """The portrait as a phone would send it: HEIC with EXIF GPS and XMP."""
+    return heic(astronaut, gps=True)
 
 
 @pytest.fixture

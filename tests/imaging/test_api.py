@@ -3,12 +3,10 @@ EXIF stripping, access rules and audit."""
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -18,41 +16,8 @@ from sqlalchemy.orm import Session
 from mesoclinic.models import AuditEvent, Photo, PhotoAnalysis
 from mesoclinic.settings import Settings
 from tests.conftest import count
-from tests.imaging.conftest import jpeg, png_header_only
+from tests.imaging.conftest import VISIT, jpeg, png_header_only, refused, stored_files, upload
 from tests.support import World, bearer
-
-VISIT = "2026-11-02"
-
-
-def upload(
-    client: TestClient,
-    patient_id: int,
-    headers: dict[str, str],
-    content: bytes,
-    *,
-    filename: str = "face.jpg",
-    content_type: str = "image/jpeg",
-    **fields: Any,
-) -> Any:
-    form = {"view": "front", "visit_on": VISIT, "capture_conditions": json.dumps({"lighting": "flash"})}
-    form.update({k: str(v) for k, v in fields.items()})
-    return client.post(
-        f"/api/v1/patients/{patient_id}/photos",
-        data=form,
-        files={"file": (filename, content, content_type)},
-        headers=headers,
-    )
-
-
-def stored_files(settings: Settings) -> list[Path]:
-    root = settings.media_path
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def refused(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code
 
 
 def test_it_stores_an_upload_encrypted_at_rest_with_its_consent_and_quality(
@@ -73,6 +38,13 @@ def test_it_stores_an_upload_encrypted_at_rest_with_its_consent_and_quality(
     assert body["capture_conditions"] == {"lighting": "flash"}
     assert "colour-uncalibrated" in body["quality"]["flags"]
     assert body["quality"]["alignment_residual_iod"] < 0.02
+    # The 512 px portrait is soft and small: the capture page is told to retake it, and why.
+    advice = {a["flag"]: a for a in body["capture_advice"]}
+    assert [a["flag"] for a in body["capture_advice"]] == body["quality"]["flags"]
+    assert advice["blurred"]["retake"] is True
+    assert advice["blurred"]["advice"].startswith("Retake: the photo is blurred.")
+    assert advice["colour-uncalibrated"]["retake"] is False
+    assert body["retake_advised"] is True
     photo = db.get(Photo, body["id"])
     assert photo is not None
     assert photo.clinic_id == world.clinic_a
@@ -311,5 +283,59 @@ def test_it_analyses_two_visits_and_compares_them_zone_by_zone(
     compared = db.scalars(select(AuditEvent).where(AuditEvent.action == "photo.compared")).one()
     assert compared.details == {"before_photo_id": before, "after_photo_id": after}
 
-    outsider = f"/api/v1/patients/{world.other_patient_a}/photo-comparison?before={before}&after={after}"
-    refused(client.get(outsider, headers=clinician), 404, "photo-not-found")
+    assert body["advice"] == []
+
+    # Photos of another patient of the clinic, named under this patient: refused, naming the rule.
+    other = f"/api/v1/patients/{world.other_patient_a}/photo-comparison?before={before}&after={after}"
+    refused(client.get(other, headers=clinician), 422, "photo-of-another-patient")
+    assert client.get(other, headers=clinician).json()["field"] == "before"
+    # Out of the caller's reach, the same 404 whether the photo exists or not.
+    colleague = bearer(client, world.colleague)
+    refused(client.get(url, headers=colleague), 404, "patient-not-found")
+    missing = f"/api/v1/patients/{world.patient_a}/photo-comparison?before={before}&after=999999"
+    refused(client.get(missing, headers=clinician), 404, "photo-not-found")
+
+
+def test_it_takes_a_heic_from_a_phone_strips_its_metadata_and_analyses_it(
+    client: TestClient,
+    world: World,
+    db: Session,
+    settings: Settings,
+    clinician: dict[str, str],
+    photo_consent: int,
+    face_heic: bytes,
+) -> None:
+    response = upload(
+        client, world.patient_a, clinician, face_heic, filename="IMG_0001.HEIC", content_type="image/heic"
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["media_type"], body["width"], body["height"]) == ("image/jpeg", 512, 512)
+    assert body["quality"]["converted_from"] == "image/heic"
+    photo = db.get(Photo, body["id"])
+    assert photo is not None
+    for stored in stored_files(settings):
+        assert b"ftypheic" not in stored.read_bytes()  # encrypted at rest like any photo
+
+    original = client.get(f"/api/v1/photos/{body['id']}/image?size=original", headers=clinician)
+    assert original.headers["content-type"] == "image/jpeg"
+    assert hashlib.sha256(original.content).hexdigest() == photo.sha256
+    image = Image.open(io.BytesIO(original.content))
+    assert len(image.getexif()) == 0
+    for secret in (b"Exif", b"TestCam", b"secret-firmware", b"xmpmeta", b"GPSLatitude"):
+        assert secret not in original.content
+
+    analysis = client.post(f"/api/v1/photos/{body['id']}/analysis", headers=clinician)
+    assert analysis.status_code == 201, analysis.text
+    assert len(analysis.json()["zones"]) == 12
+
+    renamed = upload(
+        client,
+        world.patient_a,
+        clinician,
+        b"%PDF-1.7 minutes" * 40,
+        filename="scan.heic",
+        content_type="image/heic",
+    )
+    refused(renamed, 415, "unsupported-media-type")
+    assert count(db, "photo") == 1

@@ -30,6 +30,20 @@ def test_it_prints_the_zone_metrics_and_quality_as_one_json_object(face_file: Pa
     assert isinstance(report["quality"]["flags"], list)
 
 
+def test_it_measures_a_heic_from_a_phone_like_its_jpeg(
+    face_heic: bytes, face_file: Path, tmp_path: Path
+) -> None:
+    phone = tmp_path / "IMG_0001.HEIC"
+    phone.write_bytes(face_heic)
+    result = runner.invoke(app, ["analyze", str(phone), "--before", str(face_file), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["zones"]) == set(ZONE_CODES)
+    # The same portrait through another codec: it lines up with the JPEG and its colour barely moves.
+    assert report["comparison"]["reliable"] is True
+    assert report["comparison"]["zones"]["cheek_L"]["a_star"]["verdict"] == "no-real-change"
+
+
 def test_it_compares_with_an_earlier_photo_and_annotates(face_file: Path, tmp_path: Path) -> None:
     later = tmp_path / "later.png"
     Image.open(face_file).rotate(2).save(later)

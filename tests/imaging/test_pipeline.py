@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from cryptography.exceptions import InvalidTag
 from PIL import Image
+from scipy import ndimage
 from skimage.draw import line_aa
 
+from mesoclinic.bench.imaging import paint_chart
 from mesoclinic.errors import InvalidInput
-from mesoclinic.imaging import analysis, intake
+from mesoclinic.imaging import analysis, colour, intake
 from mesoclinic.imaging.alignment import CANONICAL_IOD_PX
 from mesoclinic.imaging.landmarks import default_detector
 from mesoclinic.imaging.metrics import METRIC_CODES
@@ -152,3 +154,78 @@ def test_an_image_without_a_face_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         analysis.analyse(flat, default_detector())
     assert refused.value.code == "no-face"
+
+
+def _with_chart(astronaut: Image.Image, gains: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> bytes:
+    """The portrait with a ColorChecker 24 on the suit, photographed under other light (linear gains)."""
+    rgb = paint_chart(np.asarray(astronaut, dtype=np.float64) / 255.0, (110, 430), 16, 4.0)
+    rgb = colour.linear_to_srgb(colour.srgb_to_linear(rgb) * np.asarray(gains))
+    return jpeg(Image.fromarray((rgb * 255).round().astype(np.uint8)), quality=92)
+
+
+def test_a_chart_in_frame_calibrates_the_colour_metrics_and_clears_the_flag(astronaut: Image.Image) -> None:
+    detector = default_detector()
+    daylight = analysis.analyse(Image.open(io.BytesIO(_with_chart(astronaut))), detector, "front")
+    warm = _with_chart(astronaut, (1.12, 1.0, 0.82))
+    corrected = analysis.analyse(Image.open(io.BytesIO(warm)), detector, "front")
+    assumed = analysis.analyse(Image.open(io.BytesIO(warm)), detector, "front", colour_chart=False)
+    assert corrected.quality["colour_chart"]["chart_found"]
+    assert corrected.quality["colour_chart"]["delta_e2000_mean"] < 1.5
+    assert "colour-uncalibrated" not in corrected.quality["flags"]
+    assert "colour-uncalibrated" in assumed.quality["flags"]
+    assert assumed.quality["colour_normalisation"].startswith("none")
+    for zone in ("cheek_L", "cheek_R", "forehead"):
+        # The warm light moves b* when sRGB is assumed; the chart takes it back out.
+        assert abs(assumed.zones[zone]["b_star"] - daylight.zones[zone]["b_star"]) > 4, zone
+        assert abs(corrected.zones[zone]["b_star"] - daylight.zones[zone]["b_star"]) < 1.0, zone
+        assert abs(corrected.zones[zone]["a_star"] - daylight.zones[zone]["a_star"]) < 1.0, zone
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_with_the_same_measurements(astronaut: Image.Image) -> None:
+    # A close-up: the head enlarged 9x (about 540 px between the eyes), so the canonical frame needs
+    # only half the pixels and the photo can be decoded at 1/2 (and at 1/4 for the landmarks).
+    head = astronaut.crop((120, 0, 400, 300)).resize((2520, 2700), Image.Resampling.BICUBIC)
+    data = jpeg(head, quality=90)
+    lazy = Image.open(io.BytesIO(data))
+    decoded = Image.open(io.BytesIO(data))
+    decoded.load()
+    drafted = analysis.analyse(lazy, default_detector())
+    full = analysis.analyse(decoded, default_detector())
+    assert lazy.size == (2520, 2700)  # the caller's image is not swapped for a reduced one
+    assert drafted.frame.alignment.iod_px > 512
+    moved = np.linalg.norm(drafted.frame.alignment.landmarks - full.frame.alignment.landmarks, axis=1)
+    assert np.median(moved) < 0.01 * CANONICAL_IOD_PX
+    for zone in ("cheek_L", "cheek_R", "forehead", "chin"):
+        for metric in ("L_star", "a_star", "b_star"):
+            assert drafted.zones[zone][metric] == pytest.approx(full.zones[zone][metric], abs=0.6), (
+                zone,
+                metric,
+            )
+
+
+def test_painted_spots_are_counted_in_the_zone_their_centre_lies_in(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    # Three places on the subject's left cheek where its skin is most even (no freckle, fold or
+    # shadow near), at least 40 px apart.
+    lightness = baseline.maps.lab[..., 0].astype(np.float64)
+    mean = ndimage.uniform_filter(lightness, 25)
+    spread = np.sqrt(np.maximum(ndimage.uniform_filter(lightness**2, 25) - mean**2, 0))
+    cheek = ndimage.binary_erosion(baseline.frame.zone_masks["cheek_L"], iterations=12)
+    cheek &= ndimage.distance_transform_edt(baseline.maps.spots == 0) > 14
+    rows, cols = np.nonzero(cheek)
+    places: list[tuple[int, int]] = []
+    for i in np.argsort(spread[rows, cols]):
+        if all(math.dist((rows[i], cols[i]), p) > 40 for p in places):
+            places.append((int(rows[i]), int(cols[i])))
+    assert len(places) >= 3
+    to_photo = baseline.frame.alignment.transform.inverse
+    pixels = np.asarray(astronaut, dtype=np.float64) / 255.0
+    yy, xx = np.mgrid[0:512, 0:512]
+    for x, y in to_photo(np.array([(x, y) for y, x in places[:3]], dtype=np.float64)):
+        blob = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 0.8**2))
+        pixels = pixels - blob[..., None] * np.array([0.10, 0.14, 0.18])
+    photo = Image.fromarray((np.clip(pixels, 0, 1) * 255).round().astype(np.uint8))
+    spotted = analysis.analyse(photo, default_detector())
+    assert spotted.zones["cheek_L"]["spot_count"] == baseline.zones["cheek_L"]["spot_count"] + 3
+    assert spotted.zones["cheek_R"]["spot_count"] == baseline.zones["cheek_R"]["spot_count"]

@@ -41,20 +41,43 @@ def test_reference_data_names_every_zone_and_metric_the_code_measures_with_a_sou
     assert all(sides[code] == code[-1] for code in ZONE_CODES if code.endswith(("_L", "_R")))
 
 
+def ftyp(major: bytes, *compatible: bytes, size: int | None = None) -> bytes:
+    """An ISO-BMFF ``ftyp`` box: major brand, minor version 0, compatible brands."""
+    body = major + b"\0\0\0\0" + b"".join(compatible)
+    return (size or 8 + len(body)).to_bytes(4, "big") + b"ftyp" + body
+
+
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
+        (ftyp(b"heic", b"mif1", b"heic", b"miaf"), "image/heic"),  # what an iPhone writes
+        (ftyp(b"heix", b"mif1", b"heix"), "image/heic"),
+        (ftyp(b"mif1", b"mif1", b"heic", b"miaf"), "image/heic"),  # many Android phones
+        (ftyp(b"msf1", b"hevc"), "image/heic"),
+        (ftyp(b"mif1", b"mif1", b"miaf"), "image/heif"),  # HEIF without a codec brand
+        (ftyp(b"avif", b"mif1", b"avif"), None),  # AVIF: HEIF with AV1, not accepted
+        (ftyp(b"mif1", b"avif", b"heic"), None),  # contradictory brands
+        (ftyp(b"isom", b"isom", b"mp41"), None),  # an MP4 video
+        (ftyp(b"qt  "), None),  # a QuickTime movie
+        (ftyp(b"heic", size=7), None),  # a box too short to be one
+        (ftyp(b"heic", size=18), None),  # a box size that is not whole brands
+        (b"\x00\x00\x00\x18ftyp", None),  # truncated before the brand
+        (b"\x00\x00\x00\x18moovheic", None),  # the brand without an ftyp box
         (b"GIF89a", None),
         (b"RIFF\x00\x00\x00\x00WEBP", None),
-        (b"\x00\x00\x00\x18ftypheic", None),
         (b"", None),
         (b"\xff\xd8", None),
     ],
 )
-def test_it_recognises_only_jpeg_and_png_from_magic_bytes(head: bytes, expected: str | None) -> None:
-    assert rules.sniff_media_type(head) == expected
+def test_it_recognises_jpeg_png_and_heic_from_magic_bytes_only(head: bytes, expected: str | None) -> None:
+    assert rules.sniff_media_type(head[: rules.SNIFF_BYTES]) == expected
+
+
+@given(st.binary(max_size=rules.SNIFF_BYTES))
+def test_sniffing_never_fails_on_arbitrary_bytes(head: bytes) -> None:
+    assert rules.sniff_media_type(head) in (None, "image/jpeg", "image/png", "image/heic", "image/heif")
 
 
 @given(st.integers(1, 100_000), st.integers(1, 100_000))
@@ -166,6 +189,54 @@ def test_a_pair_is_unreliable_when_misaligned_turned_differently_or_of_different
     assert flags(yaw_after=0.2) == [rules.POSE_DIFFERS]
     assert flags(view_after="left45") == [rules.VIEW_DIFFERS]
     assert flags(view_before=None) == []
+
+
+def test_every_capture_flag_has_plain_advice_and_only_measurement_defects_ask_for_a_retake() -> None:
+    flags = [rules.BLURRED, rules.EXPOSURE_CLIPPED, rules.POSE_OFF, rules.ALIGNMENT_UNRELIABLE,
+             rules.LOW_RESOLUTION, rules.COLOUR_UNCALIBRATED]  # fmt: skip
+    advice = rules.capture_advice(flags)
+    assert [a.flag for a in advice] == flags
+    assert {a.flag for a in advice if not a.retake} == {rules.COLOUR_UNCALIBRATED}
+    assert all(a.advice.startswith("Retake: ") for a in advice if a.retake)
+    assert advice[0].advice.startswith("Retake: the photo is blurred.")
+
+
+def test_every_flag_a_capture_can_get_has_its_own_advice() -> None:
+    worst = CaptureMeasures(
+        view="front",
+        face_iod_px=10,
+        sharpness=0.0,
+        clipped_pct=100.0,
+        yaw=1.0,
+        alignment_residual_iod=1.0,
+        colour_calibrated=False,
+    )
+    flags = rules.quality_flags(worst, THRESHOLDS)
+    assert set(flags) <= set(rules.CAPTURE_ADVICE)
+    assert len(flags) == len(rules.CAPTURE_ADVICE)
+
+
+def test_an_unknown_flag_gets_a_neutral_note_not_a_retake() -> None:
+    (advice,) = rules.capture_advice(["glare"])
+    assert advice == rules.Advice("glare", False, "Quality flag 'glare': see the measured values.")
+
+
+def test_every_pair_flag_is_explained() -> None:
+    flags = rules.pair_flags(
+        residual_iod=1.0,
+        yaw_before=0.0,
+        yaw_after=1.0,
+        view_before="front",
+        view_after="left45",
+        t=THRESHOLDS,
+    )
+    advice = rules.pair_advice(flags)
+    assert (
+        [a.flag for a in advice]
+        == flags
+        == [rules.VIEW_DIFFERS, rules.ALIGNMENT_UNRELIABLE, rules.POSE_DIFFERS]
+    )
+    assert all(a.retake and a.advice for a in advice)
 
 
 @given(

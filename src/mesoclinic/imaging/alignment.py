@@ -9,14 +9,16 @@ IOD, so metrics are comparable between visits and cameras of different resolutio
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from skimage.transform import SimilarityTransform, warp
+from skimage.transform import SimilarityTransform
 
 from mesoclinic.imaging.landmarks import Points
 
@@ -100,34 +102,73 @@ def fit(points: Points) -> Alignment:
     )
 
 
-def canonical_image(image: Image.Image, alignment: Alignment) -> NDArray[np.float64]:
-    """The photo resampled into the canonical frame, RGB floats in [0, 1].
+def jpeg_source(image: Image.Image) -> bytes | None:
+    """The encoded bytes of a JPEG that has not been decoded yet (``Image.open`` without ``load``),
+    so reduced-scale copies can be decoded from it without touching the caller's image; else None."""
+    fp = getattr(image, "fp", None)
+    if image.format != "JPEG" or not getattr(image, "tile", None) or fp is None:
+        return None
+    position = fp.tell()
+    fp.seek(0)
+    data: bytes = fp.read()
+    fp.seek(position)
+    return data
 
-    Only the part of the photo the frame covers is decoded to floats, box-reduced to no less than
-    the canonical scale first, so the bilinear warp neither aliases nor touches every pixel of a
-    12 MP original."""
+
+def decoded_at(image: Image.Image, factor: int, source: bytes | None = None) -> tuple[Image.Image, int]:
+    """The photo decoded at 1/``scale`` of its size, scale ≤ ``factor``: a JPEG not yet decoded is
+    decoded directly at 1/2, 1/4 or 1/8 (libjpeg's DCT scaling, a fraction of a full decode); anything
+    else is decoded in full and box-reduced. Returns (image, scale); pixel i of the result covers
+    pixels ``scale·i … scale·i + scale - 1`` of the photo."""
+    if factor <= 1:
+        return image, 1
+    if source is not None:
+        drafted = Image.open(io.BytesIO(source))
+        target = max(s for s in (1, 2, 4, 8) if s <= factor)
+        drafted.draft("RGB", (drafted.width // target, drafted.height // target))
+        scale = round(image.width / drafted.width)
+        if scale > 1:
+            drafted.load()
+            rest = factor // scale
+            return (drafted.reduce(rest), scale * rest) if rest > 1 else (drafted, scale)
+    return image.reduce(factor), factor
+
+
+def _pixel_scale(scale: int) -> NDArray[np.float64]:
+    """Photo pixel coordinates → coordinates in a copy reduced by ``scale`` (pixel centres)."""
+    offset = (scale - 1) / 2
+    return np.array([[1 / scale, 0, -offset / scale], [0, 1 / scale, -offset / scale], [0, 0, 1]])
+
+
+def canonical_image(image: Image.Image, alignment: Alignment) -> NDArray[np.float64]:
+    """The photo resampled into the canonical frame, sRGB floats in [0, 1].
+
+    The photo is first decoded (or box-reduced) to no less than the canonical scale, so the warp
+    neither aliases nor touches every pixel of a 12 MP original; only the part the frame covers is
+    converted to floats. Bicubic resampling: bilinear upsampling of a small face leaves creases along
+    the source pixel grid that a fine-line detector takes for lines."""
     height, width = CANONICAL_SHAPE
-    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
-    in_image = alignment.transform.inverse(corners)
-    x0, y0 = np.floor(in_image.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(in_image.max(axis=0)).astype(int) + 2
-    x0, y0 = max(int(x0), 0), max(int(y0), 0)
-    x1, y1 = min(int(x1), image.width), min(int(y1), image.height)
-    transform = alignment.transform
+    factor = max(1, int(alignment.iod_px // CANONICAL_IOD_PX))
+    source, scale = decoded_at(image, factor, jpeg_source(image))
+    to_source = _pixel_scale(scale) @ alignment.transform.inverse.params  # canonical → source pixels
+    corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], dtype=np.float64)
+    in_source = (to_source @ corners.T).T[:, :2]
+    x0, y0 = (np.floor(in_source.min(axis=0)).astype(int) - 3).tolist()
+    x1, y1 = (np.ceil(in_source.max(axis=0)).astype(int) + 3).tolist()
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, source.width), min(y1, source.height)
     if x1 - x0 < 2 or y1 - y0 < 2:  # the frame lies outside the photo: nothing to sample
         return np.zeros((height, width, 3))
-    if (x0, y0, x1, y1) != (0, 0, image.width, image.height):
-        image = image.crop((x0, y0, x1, y1))
-        transform = SimilarityTransform(translation=(x0, y0)) + transform  # crop px → photo px → canon
-    factor = max(1, int(alignment.iod_px // CANONICAL_IOD_PX))
-    if factor > 1:
-        image = image.reduce(factor)
-        transform = SimilarityTransform(scale=float(factor)) + transform  # reduced px → crop px → …
-    pixels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
-    warped: NDArray[np.float64] = warp(
-        pixels, transform.inverse, output_shape=CANONICAL_SHAPE, order=1, mode="edge"
+    pixels = np.asarray(source.crop((x0, y0, x1, y1)).convert("RGB"), dtype=np.float32) / np.float32(255)
+    to_crop = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64) @ to_source
+    warped = cv2.warpAffine(
+        pixels,
+        to_crop[:2],
+        (width, height),
+        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    return warped
+    canonical: NDArray[np.float64] = np.clip(warped, 0.0, 1.0).astype(np.float64)
+    return canonical
 
 
 def pair_residual(before_rigid: NDArray[np.float64], after_rigid: NDArray[np.float64]) -> float:

@@ -15,12 +15,12 @@ from PIL import Image
 
 from mesoclinic.errors import InvalidInput
 from mesoclinic.imaging import alignment as align
-from mesoclinic.imaging import metrics, quality, rules, zones
+from mesoclinic.imaging import colour, metrics, quality, rules, zones
 from mesoclinic.imaging.landmarks import DETECTION_MAX_SIDE, LandmarkDetector, one_face
 from mesoclinic.imaging.reference import metric_specs, reference
 
 #: Stored with every analysis: change it whenever a method or threshold changes the numbers.
-METHOD_VERSION = "mesoclinic-imaging-0.1"
+METHOD_VERSION = "mesoclinic-imaging-0.2"
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,21 @@ class Frame:
     zone_masks: dict[str, zones.Mask]
 
 
-def frame(image: Image.Image, detector: LandmarkDetector) -> Frame:
-    """Find the one face (422 ``no-face``/``several-faces`` otherwise) and resample it canonically."""
-    # Detect on a box-reduced copy: a 12 MP array is never materialised just to find the face.
-    step = max(1, math.ceil(max(image.size) / DETECTION_MAX_SIDE))
-    small = image.reduce(step) if step > 1 else image
-    points = one_face(detector, np.asarray(small.convert("RGB"), dtype=np.uint8)) * step
+@dataclass(frozen=True)
+class _Framed:
+    frame: Frame
+    #: The reduced copy the landmarks (and the colour chart) are looked for on.
+    overview: NDArray[np.uint8]
+
+
+def _framed(image: Image.Image, detector: LandmarkDetector) -> _Framed:
+    # Detect on a reduced copy: a 12 MP array is never materialised just to find the face, and a JPEG
+    # not yet decoded is decoded straight at 1/2-1/8 scale (see alignment.decoded_at), hence a power
+    # of two.
+    step = 2 ** max(0, math.ceil(math.log2(max(image.size) / DETECTION_MAX_SIDE)))
+    small, scale = align.decoded_at(image, step, align.jpeg_source(image))
+    overview = np.asarray(small.convert("RGB"), dtype=np.uint8)
+    points = one_face(detector, overview) * scale
     try:
         alignment = align.fit(points)
     except ValueError as error:
@@ -46,16 +55,30 @@ def frame(image: Image.Image, detector: LandmarkDetector) -> Frame:
             "No usable face was found in the photo.", code=rules.NO_FACE, field="file"
         ) from error
     canonical = align.canonical_image(image, alignment)
-    return Frame(
+    face_frame = Frame(
         alignment,
         canonical,
         zones.face_mask(alignment.landmarks),
         zones.zone_masks(alignment.landmarks),
     )
+    return _Framed(face_frame, overview)
 
 
-def capture_quality(face_frame: Frame, view: rules.View | None) -> dict[str, Any]:
-    return quality.report(quality.measure(face_frame.rgb, face_frame.face, face_frame.alignment, view))
+def frame(image: Image.Image, detector: LandmarkDetector) -> Frame:
+    """Find the one face (422 ``no-face``/``several-faces`` otherwise) and resample it canonically."""
+    return _framed(image, detector).frame
+
+
+def capture_quality(
+    face_frame: Frame, view: rules.View | None, correction: colour.Correction | None = None
+) -> dict[str, Any]:
+    """Capture quality; without ``correction`` (the chart is looked for by ``analyse`` only) the photo
+    is reported as colour-uncalibrated."""
+    chosen = correction or colour.NO_CHART
+    measures = quality.measure(
+        face_frame.rgb, face_frame.face, face_frame.alignment, view, colour_calibrated=chosen.chart_found
+    )
+    return quality.report(measures, chosen)
 
 
 @dataclass(frozen=True)
@@ -67,9 +90,20 @@ class Analysis:
     maps: metrics.Maps
 
 
-def analyse(image: Image.Image, detector: LandmarkDetector, view: rules.View | None = None) -> Analysis:
-    face_frame = frame(image, detector)
-    maps = metrics.face_maps(face_frame.rgb, face_frame.face)
+def analyse(
+    image: Image.Image,
+    detector: LandmarkDetector,
+    view: rules.View | None = None,
+    *,
+    colour_chart: bool = True,
+) -> Analysis:
+    """Landmarks → alignment → colour chart → zones → metrics. ``Analysis.frame.rgb`` is the aligned
+    photo as taken; the metrics are computed on its chart-corrected colours when a chart is found
+    (``colour_chart=False`` skips the search: the fallback, for the validation bench)."""
+    framed = _framed(image, detector)
+    face_frame = framed.frame
+    correction = colour.correction_from_chart(framed.overview) if colour_chart else colour.NO_CHART
+    maps = metrics.face_maps(face_frame.rgb, face_frame.face, correction.matrix)
     zone_values = {code: metrics.zone_metrics(maps, mask) for code, mask in face_frame.zone_masks.items()}
     alignment = face_frame.alignment.as_dict()
     alignment["rigid_canonical"] = [
@@ -78,7 +112,7 @@ def analyse(image: Image.Image, detector: LandmarkDetector, view: rules.View | N
     alignment["view"] = view
     return Analysis(
         {code: values for code, values in zone_values.items() if values},
-        capture_quality(face_frame, view),
+        capture_quality(face_frame, view, correction),
         alignment,
         face_frame,
         maps,

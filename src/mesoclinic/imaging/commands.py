@@ -32,7 +32,8 @@ def analyse_files(
     annotate: Path | None = None,
     detector: LandmarkDetector | None = None,
 ) -> dict[str, Any]:
-    """Raises ``MesoClinicError`` (415/422 problems) for a file that is not a one-face JPEG/PNG."""
+    """Raises ``MesoClinicError`` (415/422 problems) for a file that is not a one-face JPEG, PNG or
+    HEIC (decoded, oriented and converted to sRGB by ``intake.load``, as an upload is)."""
     detector = detector or default_detector()
     after = analyse_file(photo, detector)
     report: dict[str, Any] = {"zones": after.zones, "quality": after.quality}

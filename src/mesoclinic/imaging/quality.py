@@ -1,4 +1,5 @@
-"""Capture quality of one photo: sharpness, exposure clipping, pose, resolution, alignment residual.
+"""Capture quality of one photo: sharpness, exposure clipping, pose, resolution, alignment residual,
+colour calibration.
 
 Measured on the canonical image's face (so sharpness is comparable across cameras); the flags come
 from ``rules.quality_flags`` with the thresholds and sources in ``data/imaging.yaml``.
@@ -8,31 +9,50 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
-from skimage.color import rgb2lab
 
 from mesoclinic.imaging import rules
 from mesoclinic.imaging.alignment import Alignment
-from mesoclinic.imaging.metrics import COLOUR_NORMALISATION
+from mesoclinic.imaging.colour import NO_CHART, Correction, srgb_to_linear
 from mesoclinic.imaging.reference import reference
 from mesoclinic.imaging.zones import Mask
 
 CLIP_LOW, CLIP_HIGH = 1 / 255, 254 / 255
 
 
+def lightness(rgb: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
+    """CIE L* (D65) of sRGB pixels, from luminance only (cheaper than a full Lab conversion)."""
+    luminance = cv2.transform(
+        srgb_to_linear(rgb.astype(np.float32)), np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
+    )
+    cube_root = np.where(luminance > 0.008856, np.cbrt(luminance), 7.787 * luminance + 16 / 116)
+    result: NDArray[np.float32] = (116 * cube_root - 16).astype(np.float32)
+    return result
+
+
 def measure(
-    rgb: NDArray[np.float64], face: Mask, alignment: Alignment, view: rules.View | None
+    rgb: NDArray[np.float64],
+    face: Mask,
+    alignment: Alignment,
+    view: rules.View | None,
+    colour_calibrated: bool = False,
 ) -> rules.CaptureMeasures:
-    pixels = rgb[face]
-    if pixels.size == 0:
+    x, y, w, h = cv2.boundingRect(face.astype(np.uint8))
+    if w == 0 or h == 0:
         clipped = 100.0
         sharpness = 0.0
     else:
+        # Only the face's box (and a pixel around it) is converted: the rest of the frame is unused.
+        box = (slice(max(y - 1, 0), y + h + 1), slice(max(x - 1, 0), x + w + 1))
+        inside = face[box]
+        pixels = rgb[box][inside]
         clipped = 100.0 * float(np.mean(np.any((pixels >= CLIP_HIGH) | (pixels <= CLIP_LOW), axis=1)))
-        laplacian = ndimage.laplace(rgb2lab(rgb)[..., 0])
-        sharpness = float(np.var(laplacian[ndimage.binary_erosion(face, iterations=3)]))
+        laplacian = cv2.Laplacian(lightness(rgb[box]), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+        cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+        inner = cv2.erode(inside.astype(np.uint8), cross, iterations=3)
+        sharpness = float(np.var(laplacian[inner > 0]))
     return rules.CaptureMeasures(
         view=view,
         face_iod_px=alignment.iod_px,
@@ -40,11 +60,11 @@ def measure(
         clipped_pct=clipped,
         yaw=alignment.yaw,
         alignment_residual_iod=alignment.residual_iod,
-        colour_calibrated=False,
+        colour_calibrated=colour_calibrated,
     )
 
 
-def report(measures: rules.CaptureMeasures) -> dict[str, Any]:
+def report(measures: rules.CaptureMeasures, correction: Correction = NO_CHART) -> dict[str, Any]:
     """The JSON stored with the photo and printed by ``mesoclinic analyze``."""
     return {
         "face_iod_px": round(measures.face_iod_px, 1),
@@ -52,6 +72,7 @@ def report(measures: rules.CaptureMeasures) -> dict[str, Any]:
         "clipped_pct": round(measures.clipped_pct, 3),
         "yaw": round(measures.yaw, 4),
         "alignment_residual_iod": round(measures.alignment_residual_iod, 4),
-        "colour_normalisation": COLOUR_NORMALISATION,
+        "colour_normalisation": correction.method,
+        "colour_chart": correction.record,
         "flags": rules.quality_flags(measures, reference().quality),
     }

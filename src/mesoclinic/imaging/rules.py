@@ -28,6 +28,7 @@ SEVERAL_FACES = "several-faces"
 VISIT_IN_FUTURE = "visit-in-future"
 NOT_ANALYSED = "photo-not-analysed"
 OTHER_PATIENT = "photo-of-another-patient"
+NO_EARLIER_PHOTO = "no-earlier-photo"
 
 # Quality flags.
 EXPOSURE_CLIPPED = "exposure-clipped"
@@ -48,6 +49,8 @@ MAX_SIDE = 12_000
 MAX_ASPECT = 3.0
 
 View = Literal["front", "left45", "right45"]
+#: How a before/after pair is composed into one image (``renderings.comparison``).
+Layout = Literal["side-by-side", "overlay", "checkerboard"]
 Better = Literal["lower", "higher", "none"]
 Verdict = Literal["improved", "worsened", "no-real-change", "descriptive"]
 
@@ -110,12 +113,43 @@ class Problem:
     reason: str
 
 
+#: How many leading bytes ``sniff_media_type`` needs (a HEIF ``ftyp`` box with its brand list).
+SNIFF_BYTES = 64
+
+#: HEIF brands whose images are HEVC-coded: what phones call HEIC (ISO/IEC 23008-12 Annex B).
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+#: Codec-neutral HEIF brands (image item, image sequence): HEIF only with no brand of another codec.
+HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+#: AVIF is HEIF with AV1 inside: not accepted (no AV1 decoder is installed).
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def _ftyp_brands(head: bytes) -> list[bytes]:
+    """The major and compatible brands of a leading ISO-BMFF ``ftyp`` box (empty if there is none)."""
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return []
+    size = int.from_bytes(head[:4], "big")
+    if size < 16 or size % 4:
+        return []
+    box = head[8 : min(size, len(head))]
+    # major brand, minor version (skipped), then compatible brands, four bytes each
+    return [box[:4]] + [box[i : i + 4] for i in range(8, len(box) - 3, 4)]
+
+
 def sniff_media_type(head: bytes) -> str | None:
-    """The real type from the magic bytes; the declared content type and file name are ignored."""
+    """The real type from the magic bytes (pass the first ``SNIFF_BYTES``); the declared content
+    type and file name are ignored. HEIC/HEIF is recognised from its ``ftyp`` box brands."""
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
+    brands = _ftyp_brands(head)
+    if not brands or AVIF_BRANDS.intersection(brands):
+        return None
+    if HEIC_BRANDS.intersection(brands):
+        return "image/heic"
+    if brands[0] in HEIF_BRANDS:
+        return "image/heif"
     return None
 
 
@@ -208,6 +242,79 @@ def pair_flags(
     if abs(yaw_before - yaw_after) > t.max_pair_yaw_difference.value:
         flags.append(POSE_DIFFERS)
     return flags
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What a quality flag means for the person holding the camera."""
+
+    flag: str
+    #: True when the photo should be taken again before it is used for measurement.
+    retake: bool
+    advice: str
+
+
+#: Plain-language advice per capture flag, shown by the capture page right after the upload.
+CAPTURE_ADVICE: Mapping[str, tuple[bool, str]] = {
+    BLURRED: (
+        True,
+        "Retake: the photo is blurred. Hold the camera still, let it focus on the face, and add light.",
+    ),
+    EXPOSURE_CLIPPED: (
+        True,
+        "Retake: parts of the face are burnt out or too dark to measure. Lower the flash or light, "
+        "or move the patient out of direct light.",
+    ),
+    POSE_OFF: (True, "Retake: the head is turned. Ask the patient to look straight into the camera."),
+    ALIGNMENT_UNRELIABLE: (
+        True,
+        "Retake: the face does not line up with the standard frontal position. Keep the head level, "
+        "facing the camera, with a relaxed, neutral expression.",
+    ),
+    LOW_RESOLUTION: (
+        True,
+        "Retake: the face is too small in the photo to measure fine lines. Move closer so the face "
+        "fills the frame.",
+    ),
+    COLOUR_UNCALIBRATED: (
+        False,
+        "No colour chart was used: tone and redness compare reliably only with photos taken under "
+        "the same lighting.",
+    ),
+}
+
+#: Plain-language reason per before/after pair flag.
+PAIR_ADVICE: Mapping[str, tuple[bool, str]] = {
+    VIEW_DIFFERS: (True, "The two photos show different views: compare photos of the same view."),
+    ALIGNMENT_UNRELIABLE: (
+        True,
+        "The two faces do not line up closely enough: differences may come from position or "
+        "expression, not from the skin.",
+    ),
+    POSE_DIFFERS: (
+        True,
+        "The head is turned differently in the two photos: retake with the pose of the earlier "
+        "visit (use the ghost overlay) before comparing.",
+    ),
+}
+
+
+def _advise(flags: list[str], table: Mapping[str, tuple[bool, str]]) -> list[Advice]:
+    advice: list[Advice] = []
+    for flag in flags:
+        retake, text = table.get(flag, (False, f"Quality flag {flag!r}: see the measured values."))
+        advice.append(Advice(flag, retake, text))
+    return advice
+
+
+def capture_advice(flags: list[str]) -> list[Advice]:
+    """Advice for each capture-quality flag, in the flags' order (unknown flags get a neutral note)."""
+    return _advise(flags, CAPTURE_ADVICE)
+
+
+def pair_advice(flags: list[str]) -> list[Advice]:
+    """Why each pair flag makes a before/after comparison unreliable."""
+    return _advise(flags, PAIR_ADVICE)
 
 
 # --------------------------------------------------------------------------- comparison

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
-from skimage.draw import polygon2mask
 
 from mesoclinic.imaging.alignment import CANONICAL_IOD_PX, CANONICAL_SHAPE, X_RANGE, Y_RANGE, to_canonical_px
 from mesoclinic.imaging.landmarks import Points
@@ -97,15 +96,24 @@ def zone_polygons(units: Points) -> dict[str, Polygon]:
     return {code: polygons[code] for code in ZONE_CODES}
 
 
+#: cv2.fillPoly's fixed-point precision: vertices in 1/16 pixel.
+_SHIFT = 4
+
+
+def _polygon_mask(pixels: NDArray[np.float64]) -> Mask:
+    """Pixels whose centre lies inside the polygon (x, y vertices in canonical pixels)."""
+    canvas = np.zeros(CANONICAL_SHAPE, dtype=np.uint8)
+    vertices = np.round(pixels * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(canvas, [vertices], (1,), lineType=cv2.LINE_8, shift=_SHIFT)
+    return canvas.astype(bool)
+
+
 def _rasterise(polygon: Sequence[tuple[float, float]]) -> Mask:
-    pixels = to_canonical_px(np.asarray(polygon, dtype=np.float64))
-    mask: Mask = polygon2mask(CANONICAL_SHAPE, pixels[:, ::-1])  # (row, col)
-    return mask
+    return _polygon_mask(to_canonical_px(np.asarray(polygon, dtype=np.float64)))
 
 
 def _landmark_polygon(canonical_px: Points, indices: Sequence[int]) -> Mask:
-    mask: Mask = polygon2mask(CANONICAL_SHAPE, canonical_px[list(indices)][:, ::-1])
-    return mask
+    return _polygon_mask(canonical_px[list(indices)])
 
 
 def face_mask(canonical_px: Points) -> Mask:
@@ -117,8 +125,9 @@ def exclusion_mask(canonical_px: Points) -> Mask:
     excluded = np.zeros(CANONICAL_SHAPE, dtype=bool)
     for feature in (RIGHT_EYE, LEFT_EYE, RIGHT_BROW, LEFT_BROW, LIPS):
         excluded |= _landmark_polygon(canonical_px, feature)
-    distance: NDArray[np.float64] = ndimage.distance_transform_edt(~excluded)
-    return distance <= EXCLUSION_MARGIN * CANONICAL_IOD_PX
+    distance = cv2.distanceTransform((~excluded).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    dilated: Mask = distance <= EXCLUSION_MARGIN * CANONICAL_IOD_PX
+    return dilated
 
 
 def zone_masks(canonical_px: Points) -> dict[str, Mask]:

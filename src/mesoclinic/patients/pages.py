@@ -77,6 +77,8 @@ class Event:
     detail: str = ""
     #: Whether ``at`` carries a time of day (a date-only fact shows its date alone).
     timed: bool = True
+    #: Where the entry is shown in full, if it has a page of its own.
+    href: str = ""
 
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
@@ -116,7 +118,16 @@ def timeline(db: Session, principal: Principal, patient: Patient, zone: ZoneInfo
             Event(_local(session.started_at, zone), "session", f"Session {session.session_number}", detail)
         )
     for photo in imaging.list_photos(db, principal, patient.id):
-        events.append(Event(_day(photo.visit_on, zone), "photo", "Photo", photo.view, timed=False))
+        events.append(
+            Event(
+                _day(photo.visit_on, zone),
+                "photo",
+                "Photo",
+                photo.view,
+                timed=False,
+                href=f"/patients/{patient.id}/photos#photo-{photo.id}",
+            )
+        )
     for checkin in aftercare.list_checkins(db, principal, patient.id):
         if checkin.completed_at is not None:
             events.append(

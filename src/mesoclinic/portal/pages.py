@@ -1,6 +1,7 @@
 """The patient portal: the intake questionnaire, upcoming appointments and self-booking of the
 next course session, aftercare check-ins on the phone, aftercare instructions, consent signing
-(drawn, or by typing one's name) and a sourced explainer.
+(drawn, or by typing one's name), the patient's own before/after photos with an outcome summary,
+and a sourced explainer.
 
 Thin: the patients, scheduling, aftercare and consent services decide; these routes only show
 their answers and re-render a form, keeping what the patient typed, when a service refuses it
@@ -30,6 +31,7 @@ from mesoclinic.consent import rules as consent_rules
 from mesoclinic.consent import service as consent
 from mesoclinic.db import utcnow
 from mesoclinic.errors import Forbidden, InvalidInput, MesoClinicError, NotFound
+from mesoclinic.imaging import pages as photo_pages
 from mesoclinic.models import Appointment, AppointmentType, Clinic, Patient, Room, User
 from mesoclinic.patients import service as patients
 from mesoclinic.patients.schemas import IntakeAnswers
@@ -467,6 +469,31 @@ def sign_consent(
     if done.refused:
         return _consent_page(request, db, principal, values, done.errors, done.status)
     return RedirectResponse("/portal/consent", status_code=303)
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+
+@router.get("/portal/photos")
+def my_photos(
+    request: Request, db: DbSession, principal: CurrentPrincipal, before: str = "", after: str = ""
+) -> Response:
+    """The patient's own before/after (the earliest and latest measured photos of one view unless
+    they choose others) and "does it work for me?" in plain words from the comparison's verdicts."""
+    patient = _own_patient(db, principal)
+    compared = photo_pages.compare_pair(db, principal, patient, before, after)
+    return render(
+        request,
+        "portal/photos.html",
+        {
+            "patient": patient,
+            "photos": compared.cards,
+            "measured": compared.measured,
+            "compared": compared,
+            "chosen": {"before": before, "after": after},
+        },
+        status_code=compared.status,
+    )
 
 
 # --- the explainer -----------------------------------------------------------------------------
