@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mesoclinic.audit.service import SYSTEM_ACTOR
+from mesoclinic.bench.imaging import paint_chart
 from mesoclinic.consent.service import publish_default_texts
+from mesoclinic.imaging import colour
 from mesoclinic.models import User
 from mesoclinic.settings import Settings
 from tests.support import World, bearer
@@ -109,6 +111,13 @@ def refused(response: Any, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
+
+
+def with_chart(astronaut: Image.Image, gains: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> bytes:
+    """The portrait with a ColorChecker 24 on the suit, photographed under other light (linear gains)."""
+    rgb = paint_chart(np.asarray(astronaut, dtype=np.float64) / 255.0, (110, 430), 16, 4.0)
+    rgb = colour.linear_to_srgb(colour.srgb_to_linear(rgb) * np.asarray(gains))
+    return jpeg(Image.fromarray((rgb * 255).round().astype(np.uint8)), quality=92)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mesoclinic.models import AuditEvent, Photo, PhotoAnalysis
 from mesoclinic.settings import Settings
 from tests.conftest import count
-from tests.imaging.conftest import VISIT, jpeg, png_header_only, refused, stored_files, upload
+from tests.imaging.conftest import VISIT, jpeg, png_header_only, refused, stored_files, upload, with_chart
 from tests.support import World, bearer
 
 
@@ -63,6 +63,16 @@ def test_it_stores_an_upload_encrypted_at_rest_with_its_consent_and_quality(
     created = db.scalars(select(AuditEvent).where(AuditEvent.action == "photo.created")).one()
     assert (created.patient_id, created.target_id) == (world.patient_a, str(body["id"]))
     assert set(created.details) == {"view", "consent_record_id", "session_id"}
+
+
+def test_a_chart_in_frame_is_found_at_upload_so_the_capture_is_not_called_uncalibrated(
+    client: TestClient, world: World, clinician: dict[str, str], photo_consent: int, astronaut: Image.Image
+) -> None:
+    response = upload(client, world.patient_a, clinician, with_chart(astronaut, (1.12, 1.0, 0.82)))
+    assert response.status_code == 201, response.text
+    quality = response.json()["quality"]
+    assert quality["colour_chart"]["chart_found"] is True
+    assert "colour-uncalibrated" not in quality["flags"]
 
 
 def test_it_strips_exif_and_gps_and_serves_images_uncached_and_audited(

@@ -14,15 +14,14 @@ from PIL import Image
 from scipy import ndimage
 from skimage.draw import line_aa
 
-from mesoclinic.bench.imaging import paint_chart
 from mesoclinic.errors import InvalidInput
-from mesoclinic.imaging import analysis, colour, intake
+from mesoclinic.imaging import analysis, intake
 from mesoclinic.imaging.alignment import CANONICAL_IOD_PX
 from mesoclinic.imaging.landmarks import default_detector
 from mesoclinic.imaging.metrics import METRIC_CODES
 from mesoclinic.imaging.storage import MediaStore, new_storage_key
 from mesoclinic.imaging.zones import ZONE_CODES
-from tests.imaging.conftest import jpeg
+from tests.imaging.conftest import jpeg, with_chart
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +114,9 @@ def test_a_recapture_with_another_pose_and_camera_lines_up_and_changes_little(
         )
     )
     again = analysis.analyse(recaptured, default_detector(), "front")
-    comparison = analysis.compare(baseline.zones, baseline.alignment, again.zones, again.alignment)
+    comparison = analysis.compare(
+        baseline.zones, baseline.alignment, again.zones, again.alignment, colour_calibrated=False
+    )
     assert comparison["reliable"], comparison["flags"]
     assert comparison["pair_residual_iod"] < 0.02
     for zone in ("cheek_L", "cheek_R", "chin"):
@@ -131,7 +132,9 @@ def test_it_sees_injected_redness_on_one_cheek_only(
     cheek = (slice(115, 140), slice(245, 268))
     pixels[cheek + (slice(1, 3),)] *= 0.85
     reddened = analysis.analyse(Image.fromarray(pixels.astype(np.uint8)), default_detector(), "front")
-    comparison = analysis.compare(baseline.zones, baseline.alignment, reddened.zones, reddened.alignment)
+    comparison = analysis.compare(
+        baseline.zones, baseline.alignment, reddened.zones, reddened.alignment, colour_calibrated=False
+    )
     assert comparison["zones"]["cheek_L"]["a_star"]["verdict"] == "worsened"
     assert comparison["zones"]["cheek_L"]["a_star"]["delta"] > 3
     assert comparison["zones"]["cheek_R"]["a_star"]["verdict"] == "no-real-change"
@@ -156,17 +159,10 @@ def test_an_image_without_a_face_is_refused() -> None:
     assert refused.value.code == "no-face"
 
 
-def _with_chart(astronaut: Image.Image, gains: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> bytes:
-    """The portrait with a ColorChecker 24 on the suit, photographed under other light (linear gains)."""
-    rgb = paint_chart(np.asarray(astronaut, dtype=np.float64) / 255.0, (110, 430), 16, 4.0)
-    rgb = colour.linear_to_srgb(colour.srgb_to_linear(rgb) * np.asarray(gains))
-    return jpeg(Image.fromarray((rgb * 255).round().astype(np.uint8)), quality=92)
-
-
 def test_a_chart_in_frame_calibrates_the_colour_metrics_and_clears_the_flag(astronaut: Image.Image) -> None:
     detector = default_detector()
-    daylight = analysis.analyse(Image.open(io.BytesIO(_with_chart(astronaut))), detector, "front")
-    warm = _with_chart(astronaut, (1.12, 1.0, 0.82))
+    daylight = analysis.analyse(Image.open(io.BytesIO(with_chart(astronaut))), detector, "front")
+    warm = with_chart(astronaut, (1.12, 1.0, 0.82))
     corrected = analysis.analyse(Image.open(io.BytesIO(warm)), detector, "front")
     assumed = analysis.analyse(Image.open(io.BytesIO(warm)), detector, "front", colour_chart=False)
     assert corrected.quality["colour_chart"]["chart_found"]

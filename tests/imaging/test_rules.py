@@ -276,9 +276,24 @@ def test_zone_comparison_covers_the_zones_and_metrics_both_visits_have() -> None
     specs = {"a_star": metric_specs()["a_star"], "spot_count": metric_specs()["spot_count"]}
     before = {"cheek_L": {"a_star": 10.0, "spot_count": 10.0}, "chin": {"a_star": 8.0}}
     after = {"cheek_L": {"a_star": 7.0, "spot_count": 11.0, "unknown": 1.0}, "forehead": {"a_star": 1.0}}
-    result = rules.compare_zones(before, after, specs)
+    result = rules.compare_zones(before, after, specs, calibrated=True)
     assert set(result) == {"cheek_L"}
     assert set(result["cheek_L"]) == {"a_star", "spot_count"}
-    assert result["cheek_L"]["a_star"].verdict == "improved"  # 3 a* units down, smallest real change 1.9
+    assert result["cheek_L"]["a_star"].verdict == "improved"  # 3 a* units down: beyond noise either way
     assert result["cheek_L"]["spot_count"].verdict == "no-real-change"  # one spot: below the floor of 2
     assert result["cheek_L"]["a_star"].delta == pytest.approx(-3.0)
+
+
+def test_uncalibrated_colours_need_a_larger_change_to_count() -> None:
+    """Without a chart in both photos the device's colours are trusted: a change the chart-corrected
+    measurement resolves is within the noise of an uncalibrated one."""
+    redness = metric_specs()["a_star"]
+    calibrated_noise = rules.smallest_real_change(redness, 10.0)
+    uncalibrated_noise = rules.smallest_real_change(redness, 10.0, calibrated=False)
+    assert calibrated_noise < uncalibrated_noise
+    between = 10.0 - (calibrated_noise + uncalibrated_noise) / 2
+    assert rules.verdict(redness, 10.0, between) == "improved"
+    assert rules.verdict(redness, 10.0, between, calibrated=False) == "no-real-change"
+    before, after = {"cheek_L": {"a_star": 10.0}}, {"cheek_L": {"a_star": between}}
+    judged = rules.compare_zones(before, after, {"a_star": redness}, calibrated=False)
+    assert judged["cheek_L"]["a_star"].smallest_real_change == uncalibrated_noise

@@ -141,6 +141,7 @@ def test_the_outcome_counts_a_zone_improved_only_on_judged_verdicts_and_names_di
             "reliable": True,
             "flags": [],
             "pair_residual_iod": 0.01,
+            "colour_calibrated": True,
             "zones": {
                 "cheek_L": {"a_star": change("improved"), "L_star": change("descriptive")},
                 "cheek_R": {"wrinkle_index": change("improved"), "line_density_pct": change("worsened")},
@@ -307,6 +308,8 @@ def test_analysis_without_javascript_then_the_changes_table_gives_each_verdict_i
             headers=clinician,
         )
     )
+    assert comparison["colour_calibrated"] is False  # the portraits carry no chart: the page says so
+    assert "No colour chart was found in both photos" in page.text
     rows = re.findall(r'<tr class="v-([a-z-]+)">(.*?)</tr>', page.text, re.S)
     expected = [change["verdict"] for metrics in comparison["zones"].values() for change in metrics.values()]
     assert sorted(verdict for verdict, _ in rows) == sorted(expected)  # one row per zone and metric

@@ -69,11 +69,17 @@ def frame(image: Image.Image, detector: LandmarkDetector) -> Frame:
     return _framed(image, detector).frame
 
 
+def intake_quality(image: Image.Image, detector: LandmarkDetector, view: rules.View | None) -> dict[str, Any]:
+    """Capture quality at upload (422 ``no-face``/``several-faces`` otherwise), with the colour chart
+    looked for as the analysis will look for it, so a calibrated capture is not told otherwise."""
+    framed = _framed(image, detector)
+    return capture_quality(framed.frame, view, colour.correction_from_chart(framed.overview))
+
+
 def capture_quality(
     face_frame: Frame, view: rules.View | None, correction: colour.Correction | None = None
 ) -> dict[str, Any]:
-    """Capture quality; without ``correction`` (the chart is looked for by ``analyse`` only) the photo
-    is reported as colour-uncalibrated."""
+    """Capture quality; without ``correction`` the photo is reported as colour-uncalibrated."""
     chosen = correction or colour.NO_CHART
     measures = quality.measure(
         face_frame.rgb, face_frame.face, face_frame.alignment, view, colour_calibrated=chosen.chart_found
@@ -126,13 +132,22 @@ def _pair_residual(before: dict[str, Any], after: dict[str, Any]) -> float:
     )
 
 
+def chart_calibrated(quality: dict[str, Any]) -> bool:
+    """Whether an analysis corrected its colours on a chart found in the photo."""
+    return bool(quality.get("colour_chart", {}).get("chart_found"))
+
+
 def compare(
     before_zones: dict[str, dict[str, float]],
     before_alignment: dict[str, Any],
     after_zones: dict[str, dict[str, float]],
     after_alignment: dict[str, Any],
+    *,
+    colour_calibrated: bool,
 ) -> dict[str, Any]:
-    """Per-zone deltas with the smallest real change, and whether the pair is comparable at all."""
+    """Per-zone deltas with the smallest real change, and whether the pair is comparable at all.
+    ``colour_calibrated``: both photos' colours were corrected on a chart; otherwise the wider
+    smallest real changes of uncalibrated captures apply."""
     residual = _pair_residual(before_alignment, after_alignment)
     flags = rules.pair_flags(
         residual_iod=residual,
@@ -142,10 +157,11 @@ def compare(
         view_after=after_alignment.get("view"),
         t=reference().quality,
     )
-    changes = rules.compare_zones(before_zones, after_zones, metric_specs())
+    changes = rules.compare_zones(before_zones, after_zones, metric_specs(), calibrated=colour_calibrated)
     return {
         "reliable": not flags,
         "flags": flags,
+        "colour_calibrated": colour_calibrated,
         "pair_residual_iod": round(residual, 4),
         "zones": {
             zone: {

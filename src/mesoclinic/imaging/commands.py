@@ -40,7 +40,12 @@ def analyse_files(
     if before is not None:
         earlier = analyse_file(before, detector)
         report["comparison"] = analysis.compare(
-            earlier.zones, earlier.alignment, after.zones, after.alignment
+            earlier.zones,
+            earlier.alignment,
+            after.zones,
+            after.alignment,
+            colour_calibrated=analysis.chart_calibrated(earlier.quality)
+            and analysis.chart_calibrated(after.quality),
         )
     if annotate is not None:
         annotated(after).save(annotate, format="PNG")

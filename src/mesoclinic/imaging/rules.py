@@ -80,6 +80,9 @@ class MetricSpec(_Frozen):
     method: str
     better: Better
     smallest_real_change: SmallestRealChange
+    #: Without a colour chart in both photos the device's colours are trusted and the measurement is
+    #: noisier (its own MDC95 from the bench); ``None`` where calibration changes nothing measurable.
+    smallest_real_change_uncalibrated: SmallestRealChange | None = None
     source: str = Field(min_length=1)
 
 
@@ -320,18 +323,21 @@ def pair_advice(flags: list[str]) -> list[Advice]:
 # --------------------------------------------------------------------------- comparison
 
 
-def smallest_real_change(spec: MetricSpec, before: float) -> float:
-    """The change a metric must exceed to be more than measurement noise, in the metric's unit."""
+def smallest_real_change(spec: MetricSpec, before: float, calibrated: bool = True) -> float:
+    """The change a metric must exceed to be more than measurement noise, in the metric's unit
+    (larger when the pair's colours are not both calibrated on a chart)."""
     src = spec.smallest_real_change
+    if not calibrated and spec.smallest_real_change_uncalibrated is not None:
+        src = spec.smallest_real_change_uncalibrated
     return src.value if src.kind == "absolute" else max(src.value * abs(before), src.floor)
 
 
-def verdict(spec: MetricSpec, before: float, after: float) -> Verdict:
+def verdict(spec: MetricSpec, before: float, after: float, calibrated: bool = True) -> Verdict:
     """Improved or worsened only when the change exceeds the smallest real change."""
     if spec.better == "none":
         return "descriptive"
     delta = after - before
-    if not math.isfinite(delta) or abs(delta) <= smallest_real_change(spec, before):
+    if not math.isfinite(delta) or abs(delta) <= smallest_real_change(spec, before, calibrated):
         return "no-real-change"
     lower_is_better = spec.better == "lower"
     return "improved" if (delta < 0) == lower_is_better else "worsened"
@@ -350,14 +356,19 @@ def compare_zones(
     before: Mapping[str, Mapping[str, float]],
     after: Mapping[str, Mapping[str, float]],
     specs: Mapping[str, MetricSpec],
+    *,
+    calibrated: bool,
 ) -> dict[str, dict[str, MetricChange]]:
-    """Per-zone, per-metric deltas for the zones and metrics both analyses have."""
+    """Per-zone, per-metric deltas for the zones and metrics both analyses have; ``calibrated`` when
+    both photos' colours were corrected on a chart."""
     result: dict[str, dict[str, MetricChange]] = {}
     for zone in sorted(before.keys() & after.keys()):
         changes: dict[str, MetricChange] = {}
         for metric in sorted(before[zone].keys() & after[zone].keys() & specs.keys()):
             b, a = before[zone][metric], after[zone][metric]
             spec = specs[metric]
-            changes[metric] = MetricChange(b, a, a - b, smallest_real_change(spec, b), verdict(spec, b, a))
+            changes[metric] = MetricChange(
+                b, a, a - b, smallest_real_change(spec, b, calibrated), verdict(spec, b, a, calibrated)
+            )
         result[zone] = changes
     return result

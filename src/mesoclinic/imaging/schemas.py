@@ -100,6 +100,8 @@ class PhotoComparison(BaseModel):
     reliable: bool
     flags: list[str]
     pair_residual_iod: float
+    #: Both photos' colours corrected on a chart; otherwise wider smallest real changes apply.
+    colour_calibrated: bool
     zones: dict[str, dict[str, MetricChangeRead]]
 
     @computed_field  # type: ignore[prop-decorator]

@@ -97,8 +97,7 @@ def upload_photo(
         if session is None or session.patient_id != patient.id:
             raise InvalidInput("No such treatment session for this patient.", field="session_id")
     clean = intake.clean(data)
-    face_frame = analysis.frame(clean.image, detector or default_detector())
-    quality = analysis.capture_quality(face_frame, view)
+    quality = analysis.intake_quality(clean.image, detector or default_detector(), view)
     if clean.icc_converted:
         quality["icc_converted_to_srgb"] = True
     if clean.source_media_type != clean.media_type:
@@ -302,7 +301,12 @@ def _pair(db: Session, principal: Principal, patient_id: int, before_id: int, af
     after = _patient_photo(db, principal, patient, after_id, "after")
     before_analysis, after_analysis = _analysed(db, before, "before"), _analysed(db, after, "after")
     comparison = analysis.compare(
-        before_analysis.zones, before_analysis.alignment, after_analysis.zones, after_analysis.alignment
+        before_analysis.zones,
+        before_analysis.alignment,
+        after_analysis.zones,
+        after_analysis.alignment,
+        colour_calibrated=analysis.chart_calibrated(before_analysis.quality)
+        and analysis.chart_calibrated(after_analysis.quality),
     )
     return _Pair(patient, (before, before_analysis), (after, after_analysis), comparison)
 
