@@ -6,12 +6,13 @@ about ``fill`` of the rooms' time for ``days`` days. Every appointment needs a r
 are the scarce resource and ``fill`` is measured against them. Then ``requests`` course proposals
 (5 sessions, 14–21 days apart) and ``requests`` practitioner week views are timed in-process,
 through the same service functions the API calls (minus access checks and audit writes). Each proposal
-is also computed on a calendar loaded whole (``calendar_for``, the former path) to compare times and
-check both give the same plans.
+is then computed again on a calendar loaded whole (``calendar_for``, the former path) to compare times
+and check both give the same plans.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import statistics
 import tempfile
@@ -246,10 +247,9 @@ def run(
                 zone = ZoneInfo(clinic.timezone)
                 proposing: list[float] = []
                 full_load: list[float] = []
-                found = differing = 0
-                for _ in range(requests):
-                    course = rng.choice(courses)
-                    preferred = rng.choice(staff)
+                asked = [(rng.choice(courses), rng.choice(staff)) for _ in range(requests)]
+                searched = []
+                for course, preferred in asked:
                     started = clock.perf_counter()
                     now = utcnow()
                     practitioner_ids = service.bookable_practitioners(
@@ -263,14 +263,20 @@ def run(
                         request,
                     )
                     proposing.append(clock.perf_counter() - started)
-                    found += result.best is not None
-                    # The same request on a calendar loaded whole (the former path), side by side.
+                    searched.append((course, practitioner_ids, request, span, result))
+                # The same requests on a calendar loaded whole (the former path), afterwards: its
+                # garbage (tens of thousands of intervals a request) would otherwise bill the
+                # collector's pauses to the requests timed after it.
+                gc.collect()
+                differing = 0
+                for course, practitioner_ids, request, span, result in searched:
                     started = clock.perf_counter()
                     slow = rules.propose_course_slots(
                         busy_time.calendar_for(db, clinic, practitioner_ids, span, course.patient_id), request
                     )
                     full_load.append(clock.perf_counter() - started)
                     differing += slow != result
+                found = sum(result.best is not None for *_, result in searched)
                 weeks: list[float] = []
                 today = utcnow().astimezone(zone).date()
                 for _ in range(requests):

@@ -106,6 +106,34 @@ def _active_rooms(db: Session, clinic_id: int) -> dict[int, frozenset[str]]:
     }
 
 
+def _calendar(
+    db: Session,
+    clinic: Clinic,
+    practitioner_ids: Sequence[int],
+    span: rules.Interval,
+    rooms: Mapping[int, frozenset[str]],
+    *,
+    busy_practitioner: Mapping[int, rules.BusyLookup],
+    busy_room: Mapping[int, rules.BusyLookup],
+    busy_patient: rules.BusyLookup,
+) -> rules.Calendar:
+    """The calendar of ``span``: the clinic's and practitioners' hours, with the busy time given."""
+    zone = _zone(clinic)
+    return rules.Calendar(
+        zone=zone,
+        opening=opening_hours(db, clinic.id),
+        closures=closures(
+            db, clinic.id, span.start.astimezone(zone).date(), span.end.astimezone(zone).date()
+        ),
+        working=working_hours(db, clinic.id, practitioner_ids),
+        absences={k: rules.Busy(v) for k, v in absences(db, practitioner_ids, span).items()},
+        busy_practitioner=busy_practitioner,
+        rooms=rooms,
+        busy_room=busy_room,
+        busy_patient=busy_patient,
+    )
+
+
 def calendar_for(
     db: Session,
     clinic: Clinic,
@@ -114,7 +142,6 @@ def calendar_for(
     patient_id: int | None = None,
 ) -> rules.Calendar:
     """Everything the course slot search needs, the whole span loaded at once."""
-    zone = _zone(clinic)
     rooms = _active_rooms(db, clinic.id)
     busy_p: dict[int, list[rules.Interval]] = defaultdict(list)
     busy_r: dict[int, list[rules.Interval]] = defaultdict(list)
@@ -148,16 +175,13 @@ def calendar_for(
         busy_r[row.room_id].append(held)
         if row.patient_id == patient_id:
             busy_patient.append(held)
-    first = span.start.astimezone(zone).date()
-    last = span.end.astimezone(zone).date()
-    return rules.Calendar(
-        zone=zone,
-        opening=opening_hours(db, clinic.id),
-        closures=closures(db, clinic.id, first, last),
-        working=working_hours(db, clinic.id, practitioner_ids),
-        absences={k: rules.Busy(v) for k, v in absences(db, practitioner_ids, span).items()},
+    return _calendar(
+        db,
+        clinic,
+        practitioner_ids,
+        span,
+        rooms,
         busy_practitioner={k: rules.Busy(v) for k, v in busy_p.items()},
-        rooms=rooms,
         busy_room={k: rules.Busy(v) for k, v in busy_r.items()},
         busy_patient=rules.Busy(busy_patient),
     )
@@ -331,7 +355,6 @@ def search_calendar(
     time is fetched only where the search looks: practitioners a week at a time, rooms only inside
     a practitioner's free windows. A proposal reads a few hundred rows instead of every booking of
     the clinic for months."""
-    zone = _zone(clinic)
     rooms = _active_rooms(db, clinic.id)
     types = _type_extremes(db, clinic.id)
     patient_busy: list[rules.Interval] = []
@@ -342,16 +365,13 @@ def search_calendar(
         db, Appointment.practitioner_user_id, Appointment.practitioner_user_id, span, types, exclude
     )
     rooms_busy = _Appointments(db, Appointment.room_id, Appointment.clinic_id, span, types, exclude)
-    first = span.start.astimezone(zone).date()
-    last = span.end.astimezone(zone).date()
-    return rules.Calendar(
-        zone=zone,
-        opening=opening_hours(db, clinic.id),
-        closures=closures(db, clinic.id, first, last),
-        working=working_hours(db, clinic.id, practitioner_ids),
-        absences={k: rules.Busy(v) for k, v in absences(db, practitioner_ids, span).items()},
+    return _calendar(
+        db,
+        clinic,
+        practitioner_ids,
+        span,
+        rooms,
         busy_practitioner=_LazyBusy(practitioners, practitioner_ids, bounds=span, block=PRACTITIONER_BLOCK),
-        rooms=rooms,
         busy_room=_LazyBusy(rooms_busy, rooms, bounds=span, clinic_id=clinic.id),
         busy_patient=rules.Busy(patient_busy),
     )
