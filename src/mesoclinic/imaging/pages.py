@@ -87,10 +87,9 @@ class PhotoCard:
 
 def photo_cards(db: Session, principal: Principal, patient_id: int) -> list[PhotoCard]:
     """The patient's photos, newest visit first (the service checks access and audits the list)."""
-    return [
-        PhotoCard(PhotoRead.model_validate(photo), service.latest_analysis(db, photo.id) is not None)
-        for photo in service.list_photos(db, principal, patient_id)
-    ]
+    photos = service.list_photos(db, principal, patient_id)
+    analysed = service.analysed_photo_ids(db, (photo.id for photo in photos))
+    return [PhotoCard(PhotoRead.model_validate(photo), photo.id in analysed) for photo in photos]
 
 
 def default_pair(cards: Sequence[PhotoCard]) -> tuple[int, int] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, cast
@@ -244,6 +245,14 @@ def latest_analysis(db: Session, photo_id: int) -> PhotoAnalysis | None:
         .order_by(PhotoAnalysis.id.desc())
         .limit(1)
     )
+
+
+def analysed_photo_ids(db: Session, photo_ids: Iterable[int]) -> set[int]:
+    """Which of these photos have been analysed (one query for a whole list of photos)."""
+    ids = list(photo_ids)
+    if not ids:
+        return set()
+    return set(db.scalars(select(PhotoAnalysis.photo_id).where(PhotoAnalysis.photo_id.in_(ids)).distinct()))
 
 
 def _analysed(db: Session, photo: Photo, field: str) -> PhotoAnalysis:
