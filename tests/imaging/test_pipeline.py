@@ -15,7 +15,7 @@ from scipy import ndimage
 from skimage.draw import line_aa
 
 from mesoclinic.errors import InvalidInput
-from mesoclinic.imaging import analysis, intake
+from mesoclinic.imaging import analysis, intake, rules
 from mesoclinic.imaging.alignment import CANONICAL_IOD_PX
 from mesoclinic.imaging.landmarks import default_detector
 from mesoclinic.imaging.metrics import METRIC_CODES
@@ -225,3 +225,14 @@ def test_painted_spots_are_counted_in_the_zone_their_centre_lies_in(
     spotted = analysis.analyse(photo, default_detector())
     assert spotted.zones["cheek_L"]["spot_count"] == baseline.zones["cheek_L"]["spot_count"] + 3
     assert spotted.zones["cheek_R"]["spot_count"] == baseline.zones["cheek_R"]["spot_count"]
+
+
+def test_exposure_clipping_is_judged_on_the_skin_not_on_pupils_nostrils_or_mouth(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    assert baseline.quality["clipped_pct"] < 1.0  # the portrait's dark pupils and mouth do not count
+    assert rules.EXPOSURE_CLIPPED not in baseline.quality["flags"]
+    overexposed = np.clip(np.asarray(astronaut, dtype=np.float64) * 1.8, 0, 255).astype(np.uint8)
+    blown = analysis.analyse(Image.fromarray(overexposed), default_detector(), "front")
+    assert blown.quality["clipped_pct"] > 50
+    assert rules.EXPOSURE_CLIPPED in blown.quality["flags"]

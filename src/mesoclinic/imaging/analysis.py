@@ -82,7 +82,12 @@ def capture_quality(
     """Capture quality; without ``correction`` the photo is reported as colour-uncalibrated."""
     chosen = correction or colour.NO_CHART
     measures = quality.measure(
-        face_frame.rgb, face_frame.face, face_frame.alignment, view, colour_calibrated=chosen.chart_found
+        face_frame.rgb,
+        face_frame.face,
+        np.logical_or.reduce(list(face_frame.zone_masks.values())),
+        face_frame.alignment,
+        view,
+        colour_calibrated=chosen.chart_found,
     )
     return quality.report(measures, chosen)
 

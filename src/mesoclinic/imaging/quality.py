@@ -35,19 +35,22 @@ def lightness(rgb: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
 def measure(
     rgb: NDArray[np.float64],
     face: Mask,
+    skin: Mask,
     alignment: Alignment,
     view: rules.View | None,
     colour_calibrated: bool = False,
 ) -> rules.CaptureMeasures:
+    """Sharpness over the face; exposure clipping over the measured skin only (``skin``: the zones),
+    since pupils, nostrils and the mouth are black in every good photo."""
     x, y, w, h = cv2.boundingRect(face.astype(np.uint8))
-    if w == 0 or h == 0:
+    if w == 0 or h == 0 or not skin.any():
         clipped = 100.0
         sharpness = 0.0
     else:
         # Only the face's box (and a pixel around it) is converted: the rest of the frame is unused.
         box = (slice(max(y - 1, 0), y + h + 1), slice(max(x - 1, 0), x + w + 1))
         inside = face[box]
-        pixels = rgb[box][inside]
+        pixels = rgb[skin]
         clipped = 100.0 * float(np.mean(np.any((pixels >= CLIP_HIGH) | (pixels <= CLIP_LOW), axis=1)))
         laplacian = cv2.Laplacian(lightness(rgb[box]), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
         cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
