@@ -114,9 +114,7 @@ def test_a_recapture_with_another_pose_and_camera_lines_up_and_changes_little(
         )
     )
     again = analysis.analyse(recaptured, default_detector(), "front")
-    comparison = analysis.compare(
-        baseline.zones, baseline.alignment, again.zones, again.alignment, colour_calibrated=False
-    )
+    comparison = analysis.compare(baseline, again)
     assert comparison["reliable"], comparison["flags"]
     assert comparison["pair_residual_iod"] < 0.02
     for zone in ("cheek_L", "cheek_R", "chin"):
@@ -132,9 +130,7 @@ def test_it_sees_injected_redness_on_one_cheek_only(
     cheek = (slice(115, 140), slice(245, 268))
     pixels[cheek + (slice(1, 3),)] *= 0.85
     reddened = analysis.analyse(Image.fromarray(pixels.astype(np.uint8)), default_detector(), "front")
-    comparison = analysis.compare(
-        baseline.zones, baseline.alignment, reddened.zones, reddened.alignment, colour_calibrated=False
-    )
+    comparison = analysis.compare(baseline, reddened)
     assert comparison["zones"]["cheek_L"]["a_star"]["verdict"] == "worsened"
     assert comparison["zones"]["cheek_L"]["a_star"]["delta"] > 3
     assert comparison["zones"]["cheek_R"]["a_star"]["verdict"] == "no-real-change"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,6 +130,17 @@ def analyse(
     )
 
 
+class Measured(Protocol):
+    """An analysis as compared: a fresh ``Analysis`` or a stored ``PhotoAnalysis`` row."""
+
+    @property
+    def zones(self) -> dict[str, Any]: ...
+    @property
+    def alignment(self) -> dict[str, Any]: ...
+    @property
+    def quality(self) -> dict[str, Any]: ...
+
+
 def _pair_residual(before: dict[str, Any], after: dict[str, Any]) -> float:
     return align.pair_residual(
         np.asarray(before["rigid_canonical"], dtype=np.float64),
@@ -137,32 +148,25 @@ def _pair_residual(before: dict[str, Any], after: dict[str, Any]) -> float:
     )
 
 
-def chart_calibrated(quality: dict[str, Any]) -> bool:
-    """Whether an analysis corrected its colours on a chart found in the photo."""
+def _chart_calibrated(quality: dict[str, Any]) -> bool:
     return bool(quality.get("colour_chart", {}).get("chart_found"))
 
 
-def compare(
-    before_zones: dict[str, dict[str, float]],
-    before_alignment: dict[str, Any],
-    after_zones: dict[str, dict[str, float]],
-    after_alignment: dict[str, Any],
-    *,
-    colour_calibrated: bool,
-) -> dict[str, Any]:
+def compare(before: Measured, after: Measured) -> dict[str, Any]:
     """Per-zone deltas with the smallest real change, and whether the pair is comparable at all.
-    ``colour_calibrated``: both photos' colours were corrected on a chart; otherwise the wider
-    smallest real changes of uncalibrated captures apply."""
-    residual = _pair_residual(before_alignment, after_alignment)
+    Unless both photos' colours were corrected on a chart, the wider smallest real changes of
+    uncalibrated captures apply."""
+    colour_calibrated = _chart_calibrated(before.quality) and _chart_calibrated(after.quality)
+    residual = _pair_residual(before.alignment, after.alignment)
     flags = rules.pair_flags(
         residual_iod=residual,
-        yaw_before=float(before_alignment["yaw"]),
-        yaw_after=float(after_alignment["yaw"]),
-        view_before=before_alignment.get("view"),
-        view_after=after_alignment.get("view"),
+        yaw_before=float(before.alignment["yaw"]),
+        yaw_after=float(after.alignment["yaw"]),
+        view_before=before.alignment.get("view"),
+        view_after=after.alignment.get("view"),
         t=reference().quality,
     )
-    changes = rules.compare_zones(before_zones, after_zones, metric_specs(), calibrated=colour_calibrated)
+    changes = rules.compare_zones(before.zones, after.zones, metric_specs(), calibrated=colour_calibrated)
     return {
         "reliable": not flags,
         "flags": flags,

@@ -39,14 +39,7 @@ def analyse_files(
     report: dict[str, Any] = {"zones": after.zones, "quality": after.quality}
     if before is not None:
         earlier = analyse_file(before, detector)
-        report["comparison"] = analysis.compare(
-            earlier.zones,
-            earlier.alignment,
-            after.zones,
-            after.alignment,
-            colour_calibrated=analysis.chart_calibrated(earlier.quality)
-            and analysis.chart_calibrated(after.quality),
-        )
+        report["comparison"] = analysis.compare(earlier, after)
     if annotate is not None:
         annotated(after).save(annotate, format="PNG")
     return report

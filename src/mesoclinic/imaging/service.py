@@ -309,14 +309,7 @@ def _pair(db: Session, principal: Principal, patient_id: int, before_id: int, af
     before = _patient_photo(db, principal, patient, before_id, "before")
     after = _patient_photo(db, principal, patient, after_id, "after")
     before_analysis, after_analysis = _analysed(db, before, "before"), _analysed(db, after, "after")
-    comparison = analysis.compare(
-        before_analysis.zones,
-        before_analysis.alignment,
-        after_analysis.zones,
-        after_analysis.alignment,
-        colour_calibrated=analysis.chart_calibrated(before_analysis.quality)
-        and analysis.chart_calibrated(after_analysis.quality),
-    )
+    comparison = analysis.compare(before_analysis, after_analysis)
     return _Pair(patient, (before, before_analysis), (after, after_analysis), comparison)
 
 
