@@ -75,6 +75,18 @@ def test_speed_is_reported_next_to_the_decode_time_of_the_same_jpeg(report: dict
     assert timing["analysis_s"] > 0
     assert timing["ratio_to_decode"] == pytest.approx(timing["analysis_s"] / timing["decode_s"], rel=0.1)
     assert timing["peak_traced_mb"] > 0
+    steps = timing["steps_s"]
+    assert set(steps) == {
+        "overview",
+        "landmarks",
+        "canonical_frame",
+        "zones",
+        "colour_chart",
+        "metrics",
+        "quality",
+    }
+    assert all(seconds >= 0 for seconds in steps.values())
+    assert sum(steps.values()) < 3 * timing["analysis_s"]  # the same steps as the timed analysis
 
 
 def test_it_refuses_an_unknown_size() -> None:

@@ -134,22 +134,65 @@ def decoded_at(image: Image.Image, factor: int, source: bytes | None = None) -> 
     return image.reduce(factor), factor
 
 
+class Copies:
+    """One photo at the reduced scales the analysis asks for, each decoded (or reduced) once: the
+    landmark overview and the canonical frame often want the same copy, or both need the full photo.
+
+    After ``decode_in_full`` every smaller copy is box-reduced from the full decode: when the canonical
+    frame needs the full photo anyway, a DCT-scaled draft beside it costs most of a second decode
+    (entropy decoding is the same work at every scale), a box reduction a fraction of one. Until then
+    a JPEG not yet decoded is drafted per scale, as ``decoded_at`` does."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        self._source = jpeg_source(image)
+        #: The caller's image once decoded in full (at once unless it is a JPEG not yet decoded).
+        self._full: Image.Image | None = image if self._source is None else None
+        self._copies: dict[int, Image.Image] = {}  # by scale
+
+    def decode_in_full(self) -> Image.Image:
+        """The caller's image, loaded (decoded in full)."""
+        if self._full is None:
+            self.image.load()
+            self._full = self.image
+        return self._full
+
+    def at(self, factor: int) -> tuple[Image.Image, int]:
+        """As ``decoded_at(image, factor)``: (copy, scale) with scale ≤ ``factor``."""
+        if factor <= 1:
+            return self.decode_in_full(), 1
+        if self._full is not None:
+            if factor not in self._copies:
+                self._copies[factor] = self._full.reduce(factor)
+            return self._copies[factor], factor
+        target = max(s for s in (2, 4, 8) if s <= factor)
+        expected = target * (factor // target)  # the scale decoded_at gives when the draft works
+        if expected not in self._copies:
+            copy, scale = decoded_at(self.image, factor, self._source)
+            self._copies[scale] = copy
+            return copy, scale
+        return self._copies[expected], expected
+
+
 def _pixel_scale(scale: int) -> NDArray[np.float64]:
     """Photo pixel coordinates → coordinates in a copy reduced by ``scale`` (pixel centres)."""
     offset = (scale - 1) / 2
     return np.array([[1 / scale, 0, -offset / scale], [0, 1 / scale, -offset / scale], [0, 0, 1]])
 
 
-def canonical_image(image: Image.Image, alignment: Alignment) -> NDArray[np.float64]:
+def canonical_image(
+    image: Image.Image, alignment: Alignment, copies: Copies | None = None
+) -> NDArray[np.float32]:
     """The photo resampled into the canonical frame, sRGB floats in [0, 1].
 
     The photo is first decoded (or box-reduced) to no less than the canonical scale, so the warp
     neither aliases nor touches every pixel of a 12 MP original; only the part the frame covers is
     converted to floats. Bicubic resampling: bilinear upsampling of a small face leaves creases along
-    the source pixel grid that a fine-line detector takes for lines."""
+    the source pixel grid that a fine-line detector takes for lines. ``copies``: the photo's copies
+    already decoded for the landmarks, reused when the frame needs one of them."""
     height, width = CANONICAL_SHAPE
     factor = max(1, int(alignment.iod_px // CANONICAL_IOD_PX))
-    source, scale = decoded_at(image, factor, jpeg_source(image))
+    source, scale = (copies if copies is not None else Copies(image)).at(factor)
     to_source = _pixel_scale(scale) @ alignment.transform.inverse.params  # canonical → source pixels
     corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], dtype=np.float64)
     in_source = (to_source @ corners.T).T[:, :2]
@@ -157,17 +200,21 @@ def canonical_image(image: Image.Image, alignment: Alignment) -> NDArray[np.floa
     x1, y1 = (np.ceil(in_source.max(axis=0)).astype(int) + 3).tolist()
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, source.width), min(y1, source.height)
     if x1 - x0 < 2 or y1 - y0 < 2:  # the frame lies outside the photo: nothing to sample
-        return np.zeros((height, width, 3))
+        return np.zeros((height, width, 3), dtype=np.float32)
     pixels = np.asarray(source.crop((x0, y0, x1, y1)).convert("RGB"), dtype=np.float32) / np.float32(255)
     to_crop = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64) @ to_source
-    warped = cv2.warpAffine(
-        pixels,
-        to_crop[:2],
-        (width, height),
-        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+    warped = np.asarray(
+        cv2.warpAffine(
+            pixels,
+            to_crop[:2],
+            (width, height),
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
+        dtype=np.float32,
     )
-    canonical: NDArray[np.float64] = np.clip(warped, 0.0, 1.0).astype(np.float64)
+    # float32 as warped: the metrics work in float32, and 8-bit input has no more precision to keep.
+    canonical: NDArray[np.float32] = np.clip(warped, 0.0, 1.0, out=warped)
     return canonical
 
 

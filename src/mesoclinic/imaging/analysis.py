@@ -6,6 +6,7 @@ Pure computation on images (no database, no files), shared by the API and ``meso
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from mesoclinic.imaging.landmarks import DETECTION_MAX_SIDE, LandmarkDetector, o
 from mesoclinic.imaging.reference import metric_specs, reference
 
 #: Stored with every analysis: change it whenever a method or threshold changes the numbers.
-METHOD_VERSION = "mesoclinic-imaging-0.2"
+METHOD_VERSION = "mesoclinic-imaging-0.3"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Frame:
     """One photo in the canonical frame."""
 
     alignment: align.Alignment
-    rgb: NDArray[np.float64]
+    #: sRGB in [0, 1], float32 (as resampled; the metrics compute in float32).
+    rgb: NDArray[np.floating[Any]]
     face: zones.Mask
     zone_masks: dict[str, zones.Mask]
 
@@ -40,13 +42,34 @@ class _Framed:
     overview: NDArray[np.uint8]
 
 
-def _framed(image: Image.Image, detector: LandmarkDetector) -> _Framed:
+class _Laps:
+    """Seconds per step of one analysis, added to ``into`` under each step's name (nothing without it)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self._into = into
+        self._last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if self._into is not None:
+            now = time.perf_counter()
+            self._into[step] = self._into.get(step, 0.0) + now - self._last
+            self._last = now
+
+
+def _framed(image: Image.Image, detector: LandmarkDetector, laps: _Laps | None = None) -> _Framed:
+    lap = laps if laps is not None else _Laps(None)
     # Detect on a reduced copy: a 12 MP array is never materialised just to find the face, and a JPEG
     # not yet decoded is decoded straight at 1/2-1/8 scale (see alignment.decoded_at), hence a power
-    # of two.
+    # of two. A photo whose copy is at most halved (about 3 MP and under) is decoded in full once
+    # instead: its face is then almost always under twice the canonical scale, so the canonical frame
+    # needs the full decode anyway, and the overview is box-reduced from it.
     step = 2 ** max(0, math.ceil(math.log2(max(image.size) / DETECTION_MAX_SIDE)))
-    small, scale = align.decoded_at(image, step, align.jpeg_source(image))
-    overview = np.asarray(small.convert("RGB"), dtype=np.uint8)
+    copies = align.Copies(image)
+    if step <= 2:
+        copies.decode_in_full()
+    small, scale = copies.at(step)
+    overview = np.asarray(small if small.mode == "RGB" else small.convert("RGB"), dtype=np.uint8)
+    lap("overview")
     points = one_face(detector, overview) * scale
     try:
         alignment = align.fit(points)
@@ -54,13 +77,16 @@ def _framed(image: Image.Image, detector: LandmarkDetector) -> _Framed:
         raise InvalidInput(
             "No usable face was found in the photo.", code=rules.NO_FACE, field="file"
         ) from error
-    canonical = align.canonical_image(image, alignment)
+    lap("landmarks")
+    canonical = align.canonical_image(image, alignment, copies)
+    lap("canonical_frame")
     face_frame = Frame(
         alignment,
         canonical,
         zones.face_mask(alignment.landmarks),
         zones.zone_masks(alignment.landmarks),
     )
+    lap("zones")
     return _Framed(face_frame, overview)
 
 
@@ -107,23 +133,30 @@ def analyse(
     view: rules.View | None = None,
     *,
     colour_chart: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> Analysis:
     """Landmarks → alignment → colour chart → zones → metrics. ``Analysis.frame.rgb`` is the aligned
     photo as taken; the metrics are computed on its chart-corrected colours when a chart is found
-    (``colour_chart=False`` skips the search: the fallback, for the validation bench)."""
-    framed = _framed(image, detector)
+    (``colour_chart=False`` skips the search: the fallback, for the validation bench). ``timings``
+    receives the seconds spent per step (for the speed bench)."""
+    lap = _Laps(timings)
+    framed = _framed(image, detector, lap)
     face_frame = framed.frame
     correction = colour.correction_from_chart(framed.overview) if colour_chart else colour.NO_CHART
+    lap("colour_chart")
     maps = metrics.face_maps(face_frame.rgb, face_frame.face, correction.matrix)
     zone_values = {code: metrics.zone_metrics(maps, mask) for code, mask in face_frame.zone_masks.items()}
+    lap("metrics")
     alignment = face_frame.alignment.as_dict()
     alignment["rigid_canonical"] = [
         [round(float(v), 3) for v in point] for point in face_frame.alignment.landmarks[list(align.RIGID)]
     ]
     alignment["view"] = view
+    quality = capture_quality(face_frame, view, correction)
+    lap("quality")
     return Analysis(
         {code: values for code, values in zone_values.items() if values},
-        capture_quality(face_frame, view, correction),
+        quality,
         alignment,
         face_frame,
         maps,

@@ -134,11 +134,20 @@ def reference_lab() -> FloatArray:
     return _linear_to_lab(reference_linear())
 
 
+@functools.cache
+def _srgb_to_xyz() -> FloatArray:
+    """colour-science's linear sRGB → XYZ (D65), as a matrix: it is linear, and looking the
+    colourspace up and building its adaptation on every call costs more than the conversion."""
+    import colour
+
+    return np.asarray(colour.RGB_to_XYZ(np.eye(3), "sRGB"), dtype=np.float64).T
+
+
 def _linear_to_lab(linear: FloatArray) -> FloatArray:
     import colour
 
     d65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
-    return np.asarray(colour.XYZ_to_Lab(colour.RGB_to_XYZ(linear, "sRGB"), d65), dtype=np.float64)
+    return np.asarray(colour.XYZ_to_Lab(np.asarray(linear) @ _srgb_to_xyz().T, d65), dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -229,15 +238,26 @@ def _grid_from(group: list[_Swatch]) -> list[Grid]:
     keys = np.array(list(cells))
     windows: list[tuple[int, int, int, int, int]] = []  # (count, u0, v0, columns, rows)
     for columns, rows in ((COLUMNS, ROWS), (ROWS, COLUMNS)):
-        for u0 in range(int(keys[:, 0].min()) - columns + 1, int(keys[:, 0].max()) + 1):
-            for v0 in range(int(keys[:, 1].min()) - rows + 1, int(keys[:, 1].max()) + 1):
-                inside = (
-                    (keys[:, 0] >= u0)
-                    & (keys[:, 0] < u0 + columns)
-                    & (keys[:, 1] >= v0)
-                    & (keys[:, 1] < v0 + rows)
-                )
-                windows.append((int(inside.sum()), u0, v0, columns, rows))
+        # Swatches in every columns × rows window of the lattice, from a summed-area table: the window
+        # whose corner is (u0, v0) counts the cells u0 … u0 + columns - 1, v0 … v0 + rows - 1.
+        u_first, v_first = int(keys[:, 0].min()) - columns + 1, int(keys[:, 1].min()) - rows + 1
+        u_count = int(keys[:, 0].max()) + 1 - u_first
+        v_count = int(keys[:, 1].max()) + 1 - v_first
+        occupied = np.zeros((u_count + columns, v_count + rows), dtype=np.int64)
+        occupied[keys[:, 0] - u_first + 1, keys[:, 1] - v_first + 1] = 1
+        table = occupied.cumsum(axis=0).cumsum(axis=1)
+        counts = (
+            table[columns:, rows:]
+            - table[:-columns, rows:]
+            - table[columns:, :-rows]
+            + table[:-columns, :-rows]
+        )
+        windows.extend(
+            (int(counts[i, j]), u_first + i, v_first + j, columns, rows)
+            for i, j in zip(*np.nonzero(counts >= MIN_SWATCHES), strict=True)
+        )
+    if not windows:
+        return []
     most = max(w[0] for w in windows)
     if most < MIN_SWATCHES:
         return []
@@ -346,11 +366,9 @@ def _fit(observed: FloatArray, reference: FloatArray) -> FloatArray:
 
 
 def _delta_e(corrected_linear: FloatArray, indices: NDArray[np.intp]) -> FloatArray:
-    import colour
+    from colour.difference import delta_E_CIE2000
 
-    delta = colour.delta_E(
-        _linear_to_lab(np.clip(corrected_linear, 0.0, None)), reference_lab()[indices], method="CIE 2000"
-    )
+    delta = delta_E_CIE2000(_linear_to_lab(np.clip(corrected_linear, 0.0, None)), reference_lab()[indices])
     return np.asarray(delta, dtype=np.float64)
 
 
@@ -425,12 +443,12 @@ def correction_from_chart(rgb: NDArray[np.uint8]) -> Correction:
     if float(fitted.mean()) > MAX_MEAN_DELTA_E:
         rejected = f"the colours do not fit the chart (mean dE2000 {fitted.mean():.1f} after a 3x3 fit)"
         return Correction(False, None, {**NO_CHART.record, "grid_rejected": rejected})
-    before = _delta_e(observed[kept], kept)
     held_out = []
     for k in range(len(kept)):
         rest = np.delete(kept, k)
         held_out.append(observed[kept[k]] @ _fit(observed[rest], reference[rest]).T)
-    loo_delta = _delta_e(np.array(held_out), kept)
+    # Uncorrected and leave-one-out in one conversion (colour-science's per-call overhead dominates).
+    before, loo_delta = np.split(_delta_e(np.vstack([observed[kept], held_out]), np.tile(kept, 2)), 2)
     record: dict[str, Any] = {
         "chart_found": True,
         "method": METHOD,

@@ -25,15 +25,27 @@ CLIP_LOW, CLIP_HIGH = 1 / 255, 254 / 255
 def lightness(rgb: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
     """CIE L* (D65) of sRGB pixels, from luminance only (cheaper than a full Lab conversion)."""
     luminance = cv2.transform(
-        srgb_to_linear(rgb.astype(np.float32)), np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
+        srgb_to_linear(rgb.astype(np.float32, copy=False)),
+        np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32),
     )
     cube_root = np.where(luminance > 0.008856, np.cbrt(luminance), 7.787 * luminance + 16 / 116)
     result: NDArray[np.float32] = (116 * cube_root - 16).astype(np.float32)
     return result
 
 
+def _unclipped_bounds(dtype: np.dtype[Any]) -> tuple[float, float]:
+    """The inclusive bounds, in ``dtype``, of the values strictly between CLIP_LOW and CLIP_HIGH (as
+    compared in float64): what ``cv2.inRange`` needs to tell unclipped pixels exactly."""
+    low, high = dtype.type(CLIP_LOW), dtype.type(CLIP_HIGH)
+    if float(low) <= CLIP_LOW:
+        low = np.nextafter(low, dtype.type(np.inf))
+    if float(high) >= CLIP_HIGH:
+        high = np.nextafter(high, dtype.type(-np.inf))
+    return float(low), float(high)
+
+
 def measure(
-    rgb: NDArray[np.float64],
+    rgb: NDArray[np.floating[Any]],
     face: Mask,
     skin: Mask,
     alignment: Alignment,
@@ -42,19 +54,25 @@ def measure(
 ) -> rules.CaptureMeasures:
     """Sharpness over the face; exposure clipping over the measured skin only (``skin``: the zones),
     since pupils, nostrils and the mouth are black in every good photo."""
-    x, y, w, h = cv2.boundingRect(face.astype(np.uint8))
-    if w == 0 or h == 0 or not skin.any():
+    x, y, w, h = cv2.boundingRect(face.view(np.uint8))
+    sx, sy, sw, sh = cv2.boundingRect(skin.view(np.uint8))
+    if w == 0 or h == 0 or sw == 0 or sh == 0:
         clipped = 100.0
         sharpness = 0.0
     else:
         # Only the face's box (and a pixel around it) is converted: the rest of the frame is unused.
         box = (slice(max(y - 1, 0), y + h + 1), slice(max(x - 1, 0), x + w + 1))
         inside = face[box]
-        pixels = rgb[skin]
-        clipped = 100.0 * float(np.mean(np.any((pixels >= CLIP_HIGH) | (pixels <= CLIP_LOW), axis=1)))
+        # A skin pixel is clipped when any channel is at or beyond a limit (inRange: all within).
+        skin_box = (slice(sy, sy + sh), slice(sx, sx + sw))
+        pixels = np.ascontiguousarray(rgb[skin_box])
+        low, high = _unclipped_bounds(pixels.dtype)
+        unclipped = cv2.inRange(pixels, np.full(3, low), np.full(3, high)) > 0
+        skin_here = skin[skin_box]
+        clipped = 100.0 * float(np.count_nonzero(skin_here & ~unclipped)) / float(np.count_nonzero(skin_here))
         laplacian = cv2.Laplacian(lightness(rgb[box]), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
         cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-        inner = cv2.erode(inside.astype(np.uint8), cross, iterations=3)
+        inner = cv2.erode(inside.view(np.uint8), cross, iterations=3)
         sharpness = float(np.var(laplacian[inner > 0]))
     return rules.CaptureMeasures(
         view=view,

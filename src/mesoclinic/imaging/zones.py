@@ -7,6 +7,7 @@ removed. Side R/L is the subject's own side; on a front view the subject's right
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -100,33 +101,46 @@ def zone_polygons(units: Points) -> dict[str, Polygon]:
 _SHIFT = 4
 
 
-def _polygon_mask(pixels: NDArray[np.float64]) -> Mask:
-    """Pixels whose centre lies inside the polygon (x, y vertices in canonical pixels)."""
+def _polygon_raster(pixels: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """1 where a pixel's centre lies inside the polygon (x, y vertices in canonical pixels), else 0."""
     canvas = np.zeros(CANONICAL_SHAPE, dtype=np.uint8)
     vertices = np.round(pixels * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(canvas, [vertices], (1,), lineType=cv2.LINE_8, shift=_SHIFT)
-    return canvas.astype(bool)
+    return canvas
+
+
+def _polygon_mask(pixels: NDArray[np.float64]) -> Mask:
+    """Pixels whose centre lies inside the polygon (x, y vertices in canonical pixels)."""
+    return _polygon_raster(pixels).view(bool)
 
 
 def _rasterise(polygon: Sequence[tuple[float, float]]) -> Mask:
     return _polygon_mask(to_canonical_px(np.asarray(polygon, dtype=np.float64)))
 
 
-def _landmark_polygon(canonical_px: Points, indices: Sequence[int]) -> Mask:
-    return _polygon_mask(canonical_px[list(indices)])
+def _landmark_polygon(canonical_px: Points, indices: Sequence[int]) -> NDArray[np.uint8]:
+    return _polygon_raster(canonical_px[list(indices)])
 
 
 def face_mask(canonical_px: Points) -> Mask:
-    return _landmark_polygon(canonical_px, FACE_OVAL)
+    return _landmark_polygon(canonical_px, FACE_OVAL).view(bool)
 
 
 def exclusion_mask(canonical_px: Points) -> Mask:
     """Eyes, brows and lips, dilated by the margin."""
-    excluded = np.zeros(CANONICAL_SHAPE, dtype=bool)
+    excluded = np.zeros(CANONICAL_SHAPE, dtype=np.uint8)
     for feature in (RIGHT_EYE, LEFT_EYE, RIGHT_BROW, LEFT_BROW, LIPS):
         excluded |= _landmark_polygon(canonical_px, feature)
-    distance = cv2.distanceTransform((~excluded).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    dilated: Mask = distance <= EXCLUSION_MARGIN * CANONICAL_IOD_PX
+    dilated = np.zeros(CANONICAL_SHAPE, dtype=bool)
+    x, y, w, h = cv2.boundingRect(excluded)
+    if w == 0 or h == 0:
+        return dilated
+    # The distance transform only over the features' box and the margin around it: no pixel beyond
+    # can be within the margin of a feature, and inside it the (exact) distances are the same.
+    reach = math.ceil(EXCLUSION_MARGIN * CANONICAL_IOD_PX) + 1
+    box = (slice(max(y - reach, 0), y + h + reach), slice(max(x - reach, 0), x + w + reach))
+    distance = cv2.distanceTransform(1 - excluded[box], cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    dilated[box] = distance <= EXCLUSION_MARGIN * CANONICAL_IOD_PX
     return dilated
 
 
