@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -81,13 +81,26 @@ def _problem(status: int, body: dict[str, Any], headers: dict[str, str] | None =
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _same_site_referrer(request: Request) -> str | None:
+    """The page the refused request came from (path and query), when it is one of ours: the error
+    page links back to the form instead of only to the start page."""
+    referrer = urlsplit(request.headers.get("referer", ""))
+    if referrer.netloc != request.url.netloc or not referrer.path.startswith("/"):
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
     return render(
         request,
         "error.html",
-        {"status": status, "title": title, "detail": detail},
+        {"status": status, "title": title, "detail": detail, "back": _same_site_referrer(request)},
         status_code=status,
     )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB".replace(".0 MB", " MB")
 
 
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
@@ -197,13 +210,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        limit = (
-            settings.photo_max_bytes if request.url.path.endswith(PHOTO_UPLOAD_SUFFIX) else MAX_REQUEST_BYTES
-        )
+        photo = request.url.path.endswith(PHOTO_UPLOAD_SUFFIX)
+        limit = settings.photo_max_bytes if photo else MAX_REQUEST_BYTES
         if length is not None and (not length.isdigit() or int(length) > limit):
+            what = "Photos" if photo else "Requests here"
+            size = f" (this one is {_megabytes(int(length))})" if length.isdigit() else ""
             response = await handle_domain_error(
                 request,
-                PayloadTooLarge(f"Requests here are limited to {limit} bytes.", field="content-length"),
+                PayloadTooLarge(f"{what} are limited to {_megabytes(limit)}{size}.", field="content-length"),
             )
         else:
             try:

@@ -17,6 +17,7 @@ from skimage import data
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mesoclinic.app import create_app
 from mesoclinic.audit.service import SYSTEM_ACTOR
 from mesoclinic.consent.service import publish_default_texts
 from mesoclinic.imaging.outcome import METRIC_NAMES, VERDICT_WORDS, number, outcome, signed, zone_name
@@ -213,6 +214,42 @@ def test_a_refused_upload_says_why_next_to_the_file_and_keeps_the_choices(
     assert '<option value="cross" selected>' in refused.text
     assert 'id="makeup-yes" name="makeup" value="yes" checked' in refused.text
     assert f'name="visit_on" value="{EARLIER}"' in refused.text
+    assert count(db, "photo") == 0
+
+
+def test_a_photo_over_the_size_limit_is_refused_in_megabytes_with_a_way_back_to_the_form(
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    world: World,
+    clinician: dict[str, str],
+    face: bytes,
+) -> None:
+    photo_consent(client, db, world, clinician)
+    form_page = f"/patients/{world.patient_a}/photos"
+    # The request is refused on its declared length, before any of it is read.
+    with TestClient(create_app(settings.model_copy(update={"photo_max_bytes": 2**20}))) as small:
+        csrf = sign_in(small, db, settings, world.clinician)
+
+        def upload(referrer: str) -> Any:
+            return small.post(
+                form_page,
+                data={"csrf_token": csrf, "view": "front", "visit_on": LATER},
+                files={"file": ("face.jpg", face + bytes(2**20), "image/jpeg")},
+                headers={**HTML, "Referer": referrer},
+                follow_redirects=False,
+            )
+
+        refused, from_elsewhere = (
+            upload(f"http://testserver{form_page}"),
+            upload("https://elsewhere.example/x"),
+        )
+
+    assert refused.status_code == 413
+    assert re.search(r"Photos are limited to 1 MB \(this one is 1\.\d MB\)\.", refused.text), refused.text
+    assert f'<a href="{form_page}">Back to the page you came from</a>' in refused.text
+    assert from_elsewhere.status_code == 413
+    assert "Back to the page you came from" not in from_elsewhere.text
     assert count(db, "photo") == 0
 
 
