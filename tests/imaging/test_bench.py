@@ -93,3 +93,20 @@ def test_it_refuses_an_unknown_size() -> None:
     result = CliRunner().invoke(app, ["bench", "imaging", "--size", "huge"])
     assert result.exit_code == 2
     assert "small, full" in result.stderr
+
+
+def test_the_report_judges_itself_against_every_target_of_the_issue(report: dict[str, Any]) -> None:
+    judged = report["targets"]
+    f1 = report["wrinkle_f1_2px"]["2%"]
+    gain = judged["wrinkle_f1_gain_over_frangi_at_2pct"]
+    assert gain["value"] == pytest.approx(f1["mesoclinic_f1"] - f1["frangi_f1"], abs=1e-3)
+    assert gain["met"] is (gain["value"] >= 0.15)
+    for metric in ("L_star", "a_star", "wrinkle_index", "line_length_iod", "spot_count", "spot_area_pct"):
+        cv = judged[f"cv_pct_{metric}"]
+        assert (
+            cv["value"] == report["repeatability"]["with_chart"]["median_over_zones"][metric]["cv_pct_median"]
+        )
+        assert cv["met"] is (cv["value"] < (3 if metric in ("L_star", "a_star") else 6))
+    ratio = judged["analysis_to_decode_ratio_0.5mp"]
+    assert ratio["value"] == report["speed"][0]["ratio_to_decode"]
+    assert ratio["met"] is (ratio["value"] < 4)
