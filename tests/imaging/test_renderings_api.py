@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mesoclinic.imaging.alignment import CANONICAL_SHAPE
-from mesoclinic.imaging.renderings import CHECKER_TILE, GAP, LABEL_HEIGHT
+from mesoclinic.imaging.renderings import CHECKER_TILE, GAP, LABEL_HEIGHT, LINE_COLOUR, ZONE_COLOUR
 from mesoclinic.models import AuditEvent, PhotoAnalysis
 from tests.imaging.conftest import jpeg, refused, upload
 from tests.support import World, bearer
@@ -165,6 +165,41 @@ def test_images_of_a_pair_are_refused_for_unanalysed_or_other_patients_photos_na
         403,
         "permission-denied",
     )
+
+
+def _painted(findings: NDArray[np.float64], colour: tuple[int, int, int]) -> int:
+    return int(np.all(findings[..., :3] == colour, axis=-1).sum())
+
+
+def test_what_was_measured_is_drawn_on_the_aligned_photo_for_the_practitioner(
+    client: TestClient,
+    world: World,
+    db: Session,
+    clinician: dict[str, str],
+    photo_consent: int,
+    face_jpeg: bytes,
+    astronaut: Image.Image,
+) -> None:
+    plain = analysed(client, world.patient_a, clinician, face_jpeg)
+    creased = astronaut.copy()
+    ImageDraw.Draw(creased).line([(300, 300), (330, 318)], fill=(120, 80, 70), width=1)  # on her left cheek
+    lined = analysed(client, world.patient_a, clinician, jpeg(creased))
+
+    response = client.get(f"/api/v1/photos/{plain}/findings", headers=clinician)
+    first = pixels(response, "image/png")
+    second = pixels(client.get(f"/api/v1/photos/{lined}/findings", headers=clinician), "image/png")
+
+    assert first.shape[:2] == (HEIGHT, WIDTH)
+    assert response.headers["x-method-version"].startswith("mesoclinic-imaging-")
+    assert _painted(first, ZONE_COLOUR) > 1000  # the twelve zones' outlines
+    assert _painted(second, LINE_COLOUR) > _painted(first, LINE_COLOUR) + 30  # the crease, drawn
+    latest = db.scalar(select(PhotoAnalysis.id).where(PhotoAnalysis.photo_id == plain))
+    assert response.headers["x-analysis-id"] == str(latest)
+    assert (str(plain), {"size": "findings", "analysis_id": latest}) in image_reads(db)
+    colleague = bearer(client, world.colleague)
+    refused(client.get(f"/api/v1/photos/{plain}/findings", headers=colleague), 404, "photo-not-found")
+    unanalysed = upload(client, world.patient_a, clinician, face_jpeg).json()["id"]
+    refused(client.get(f"/api/v1/photos/{unanalysed}/findings", headers=clinician), 409, "photo-not-analysed")
 
 
 def test_the_ghost_of_the_last_analysed_photo_of_a_view_guides_the_next_capture(

@@ -333,6 +333,9 @@ def test_analysis_without_javascript_then_the_changes_table_gives_each_verdict_i
         )
         assert done.status_code == 303, done.text
         assert done.headers["location"].endswith(f"?analysed={photo_id}#photo-{photo_id}")
+    photos = client.get(f"/patients/{world.patient_a}/photos", headers=HTML).text
+    for photo_id in (before, after):  # each analysed photo links to what was measured on it
+        assert f'<a href="/api/v1/photos/{photo_id}/findings"' in photos
 
     page = client.get(
         f"/patients/{world.patient_a}/photos/compare?before={before}&after={after}", headers=HTML

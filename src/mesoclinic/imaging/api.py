@@ -211,6 +211,29 @@ def aligned_image(db: DbSession, principal: Reader, settings: AppSettings, photo
     return Response(body, media_type="image/jpeg", headers={**NO_STORE, "X-Analysis-Id": str(analysis.id)})
 
 
+@router.get(
+    "/photos/{photo_id}/findings",
+    response_class=Response,
+    responses={
+        200: _image(
+            "image/png",
+            "The photo in the canonical frame with its zones (yellow), fine lines (red) and spots (blue)",
+            {"X-Analysis-Id": "the photo's latest analysis", "X-Method-Version": "the method that drew them"},
+        ),
+        **_problems(404, 409),
+    },
+)
+def findings_image(db: DbSession, principal: Reader, settings: AppSettings, photo_id: int) -> Response:
+    """What the measurement saw on one analysed photo: its zones, and the fine lines and spots the
+    metrics counted, drawn on the aligned photo (measured again by the current method, whose version is
+    in ``X-Method-Version``). 404 ``photo-not-found``, 409 ``photo-not-analysed``. Audited; never cached."""
+    from mesoclinic.imaging.analysis import METHOD_VERSION
+
+    body, analysis = service.findings_image(db, principal, media_store(settings), photo_id)
+    headers = {**NO_STORE, "X-Analysis-Id": str(analysis.id), "X-Method-Version": METHOD_VERSION}
+    return Response(body, media_type="image/png", headers=headers)
+
+
 GhostView = Annotated[View, Query(description="The view about to be captured")]
 GhostBefore = Annotated[
     date | None,

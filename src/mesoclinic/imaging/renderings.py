@@ -25,16 +25,20 @@ import functools
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from skimage.segmentation import find_boundaries
 from skimage.transform import SimilarityTransform
 
 from mesoclinic.imaging import alignment as align
 from mesoclinic.imaging.landmarks import Points
 from mesoclinic.imaging.rules import Layout
 from mesoclinic.imaging.zones import FACE_OVAL
+
+if TYPE_CHECKING:
+    from mesoclinic.imaging.analysis import Analysis
 
 LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 
@@ -52,6 +56,9 @@ WARNING_BACKGROUND = (180, 83, 9)
 JPEG_QUALITY = 90
 #: Ghost opacity when the caller does not choose: visible over a live preview without hiding it.
 GHOST_OPACITY = 0.4
+ZONE_COLOUR = (255, 255, 0)
+LINE_COLOUR = (255, 0, 0)
+SPOT_COLOUR = (0, 128, 255)
 
 #: Named points for capture guides (MediaPipe face-mesh indices; sides are the subject's own).
 GUIDE_POINTS: Mapping[str, int] = {
@@ -220,6 +227,23 @@ def guides(points: Points, width: int, height: int) -> tuple[list[Point], dict[s
 
 
 # --------------------------------------------------------------------------- encodings
+
+
+def findings(result: Analysis) -> Image.Image:
+    """The aligned photo with what was measured drawn on it: zone outlines and names (yellow), the
+    fine lines (red) and the spots (blue outlines) the metrics counted clearly (weight 0.5 or more)."""
+    rgb = (np.clip(result.frame.rgb, 0, 1) * 255).astype(np.uint8)
+    for mask in result.frame.zone_masks.values():
+        rgb[find_boundaries(mask, mode="inner")] = ZONE_COLOUR
+    rgb[result.maps.skeleton] = LINE_COLOUR
+    rgb[find_boundaries(result.maps.spots > 0, mode="inner")] = SPOT_COLOUR
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    for code, mask in result.frame.zone_masks.items():
+        rows, cols = np.nonzero(mask)
+        if rows.size:
+            draw.text((int(cols.min()) + 2, int(rows.min()) + 2), code, fill=ZONE_COLOUR)
+    return image
 
 
 def jpeg_bytes(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:

@@ -377,6 +377,27 @@ def aligned_image(
     return body, row
 
 
+def findings_image(
+    db: Session,
+    principal: Principal,
+    store: MediaStore,
+    photo_id: int,
+    detector: LandmarkDetector | None = None,
+) -> tuple[bytes, PhotoAnalysis]:
+    """The photo in the canonical frame with its zones, fine lines and spots drawn (PNG), so a
+    practitioner sees what the numbers counted. The maps are not stored, so the original is measured
+    again, by the current method. 409 ``photo-not-analysed`` before an analysis."""
+    from mesoclinic.imaging import analysis, renderings  # loaded on first use, not at start-up
+
+    photo, _ = _visible_photo(db, principal, photo_id, "photo.image_read")
+    row = _analysed(db, photo, "photo_id")
+    image = Image.open(io.BytesIO(store.get(photo.storage_key)))
+    result = analysis.analyse(image, detector or default_detector(), cast(rules.View, photo.view))
+    body = renderings.png_bytes(renderings.findings(result))
+    _audit_photo(db, principal, "photo.image_read", photo, {"size": "findings", "analysis_id": row.id})
+    return body, row
+
+
 @dataclass(frozen=True)
 class ComparisonImage:
     jpeg: bytes
