@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cryptography.exceptions import InvalidTag
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 from skimage.draw import line_aa
 
@@ -263,3 +263,21 @@ def test_exposure_clipping_is_judged_on_the_skin_not_on_pupils_nostrils_or_mouth
     blown = analysis.analyse(Image.fromarray(overexposed), default_detector(), "front")
     assert blown.quality["clipped_pct"] > 50
     assert rules.EXPOSURE_CLIPPED in blown.quality["flags"]
+
+
+def test_black_hair_across_the_forehead_is_named_for_a_retake_not_blamed_on_exposure(
+    astronaut: Image.Image, baseline: analysis.Analysis
+) -> None:
+    assert baseline.quality["obscured_zones"] == []
+    forehead = baseline.frame.zone_masks["forehead"]
+    rows, cols = np.nonzero(forehead)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    edge = top + 0.6 * (bottom - top)  # a heavy fringe over most of the forehead
+    fringe = np.array([(left, top), (right, top), (right, edge), (left, edge)], dtype=np.float64)
+    corners = baseline.frame.alignment.transform.inverse(fringe)  # canonical → photo pixels
+    fringed = astronaut.copy()
+    ImageDraw.Draw(fringed).polygon([(float(x), float(y)) for x, y in corners], fill=(0, 0, 0))
+    result = analysis.analyse(fringed, default_detector(), "front")
+    assert result.quality["obscured_zones"][0] == "forehead"  # named first: the most obscured
+    assert rules.SKIN_OBSCURED in result.quality["flags"]
+    assert rules.EXPOSURE_CLIPPED not in result.quality["flags"]

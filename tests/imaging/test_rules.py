@@ -134,6 +134,7 @@ GOOD = CaptureMeasures(
     face_iod_px=600,
     sharpness=10.0,
     clipped_pct=0.2,
+    black_pct_by_zone={"forehead": 0.5, "cheek_R": 0.0},
     yaw=0.01,
     alignment_residual_iod=0.005,
     colour_calibrated=True,
@@ -148,6 +149,7 @@ def test_a_good_capture_has_no_quality_flags() -> None:
     ("change", "flag"),
     [
         ({"clipped_pct": 1.5}, rules.EXPOSURE_CLIPPED),
+        ({"black_pct_by_zone": {"forehead": 6.0, "cheek_R": 0.0}}, rules.SKIN_OBSCURED),
         ({"yaw": -0.3}, rules.POSE_OFF),
         ({"alignment_residual_iod": 0.03}, rules.ALIGNMENT_UNRELIABLE),
         ({"face_iod_px": 100}, rules.LOW_RESOLUTION),
@@ -207,6 +209,7 @@ def test_every_flag_a_capture_can_get_has_its_own_advice() -> None:
         face_iod_px=10,
         sharpness=0.0,
         clipped_pct=100.0,
+        black_pct_by_zone={"forehead": 100.0},
         yaw=1.0,
         alignment_residual_iod=1.0,
         colour_calibrated=False,

@@ -60,7 +60,7 @@ from skimage.color import lab2rgb, rgb2gray, rgb2lab
 from skimage.filters import frangi
 from skimage.morphology import skeletonize
 
-from mesoclinic.imaging import analysis, colour, metrics
+from mesoclinic.imaging import analysis, colour, metrics, rules
 from mesoclinic.imaging.alignment import CANONICAL_IOD_PX
 from mesoclinic.imaging.landmarks import LandmarkDetector, default_detector
 
@@ -406,12 +406,13 @@ def repeatability(
     photo: Image.Image, detector: LandmarkDetector, size: Size, rng: np.random.Generator, label: str
 ) -> dict[str, Any]:
     with_chart, without_chart, delta_e = [], [], []
-    clipped = 0
+    clipped = obscured = 0
     for _ in range(size.recaptures):
         taken = recapture(photo, rng)
         corrected = analysis.analyse(taken, detector)
         with_chart.append(corrected.zones)
-        clipped += "exposure-clipped" in corrected.quality["flags"]
+        clipped += rules.EXPOSURE_CLIPPED in corrected.quality["flags"]
+        obscured += rules.SKIN_OBSCURED in corrected.quality["flags"]
         chart = corrected.quality["colour_chart"]
         delta_e.append(chart["delta_e2000_mean"] if chart["chart_found"] else math.nan)
         taken.seek(0)
@@ -421,6 +422,7 @@ def repeatability(
         "scene": label,
         "recaptures": size.recaptures,
         "flagged_exposure_clipped": clipped,
+        "flagged_skin_obscured": obscured,
         "chart_found": len(found),
         "chart_delta_e2000_mean_median": round(float(np.median(found)), 2) if found else None,
         "with_chart": _spread(with_chart),

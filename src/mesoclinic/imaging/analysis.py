@@ -110,7 +110,7 @@ def capture_quality(
     measures = quality.measure(
         face_frame.rgb,
         face_frame.face,
-        np.logical_or.reduce(list(face_frame.zone_masks.values())),
+        face_frame.zone_masks,
         face_frame.alignment,
         view,
         colour_calibrated=chosen.chart_found,

@@ -32,6 +32,7 @@ NO_EARLIER_PHOTO = "no-earlier-photo"
 
 # Quality flags.
 EXPOSURE_CLIPPED = "exposure-clipped"
+SKIN_OBSCURED = "skin-obscured"
 POSE_OFF = "pose-off"
 LOW_RESOLUTION = "low-resolution"
 BLURRED = "blurred"
@@ -93,6 +94,7 @@ class Threshold(_Frozen):
 
 class QualityThresholds(_Frozen):
     max_clipped_pct: Threshold
+    max_obscured_pct: Threshold
     max_alignment_residual_iod: Threshold
     max_front_yaw: Threshold
     max_pair_yaw_difference: Threshold
@@ -200,10 +202,17 @@ class CaptureMeasures:
     view: View | None
     face_iod_px: float
     sharpness: float
-    clipped_pct: float
+    clipped_pct: float  # % of the skin burnt out
+    black_pct_by_zone: Mapping[str, float]  # % of each zone clipped to black
     yaw: float
     alignment_residual_iod: float
     colour_calibrated: bool
+
+
+def obscured_zones(m: CaptureMeasures, t: QualityThresholds) -> list[str]:
+    """Zones with too much skin clipped to black (hair or a shadow over them), most obscured first."""
+    over = [(pct, code) for code, pct in m.black_pct_by_zone.items() if pct > t.max_obscured_pct.value]
+    return [code for _, code in sorted(over, reverse=True)]
 
 
 def quality_flags(m: CaptureMeasures, t: QualityThresholds) -> list[str]:
@@ -211,6 +220,8 @@ def quality_flags(m: CaptureMeasures, t: QualityThresholds) -> list[str]:
     flags: list[str] = []
     if m.clipped_pct > t.max_clipped_pct.value:
         flags.append(EXPOSURE_CLIPPED)
+    if obscured_zones(m, t):
+        flags.append(SKIN_OBSCURED)
     # The template is a frontal face: yaw and template residual say nothing about a 45° view
     # (its pair with the previous visit's same view is checked by pair_flags instead).
     frontal = m.view in (None, "front")
@@ -265,8 +276,13 @@ CAPTURE_ADVICE: Mapping[str, tuple[bool, str]] = {
     ),
     EXPOSURE_CLIPPED: (
         True,
-        "Retake: parts of the face are burnt out or too dark to measure. Lower the flash or light, "
-        "or move the patient out of direct light.",
+        "Retake: parts of the face are burnt out (pure white) and cannot be measured. Lower the flash "
+        "or light, or move the patient out of direct light.",
+    ),
+    SKIN_OBSCURED: (
+        True,
+        "Retake: part of the measured skin is black: hair or a deep shadow over it, or the face is far "
+        "too dark there. Pin the hair back and light the face evenly.",
     ),
     POSE_OFF: (True, "Retake: the head is turned. Ask the patient to look straight into the camera."),
     ALIGNMENT_UNRELIABLE: (
