@@ -53,9 +53,10 @@ def test_a_line_does_not_raise_the_noise_level_it_is_judged_against() -> None:
     face = np.ones(skin.shape, dtype=bool)
     bare, lined = metrics.line_map(skin, face), metrics.line_map(_with_line(skin, 8.0), face)
     on_line = (slice(78, 83), slice(40, 120))
-    # A block median moves a little (the line is a few of its pixels); an RMS of the response, which
-    # the line itself dominates, more than doubles.
-    assert float(np.median(lined.noise[on_line] / bare.noise[on_line])) < 1.25
+    # A block median moves a little (the line is a few of its pixels, spread over a few more by the
+    # 0.7 px smoothing that keeps JPEG ringing out); an RMS of the response, which the line itself
+    # dominates, more than doubles.
+    assert float(np.median(lined.noise[on_line] / bare.noise[on_line])) < 1.5
     assert float(np.median(lined.rms[on_line] / bare.rms[on_line])) > 2
 
 

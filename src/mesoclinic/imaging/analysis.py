@@ -21,7 +21,7 @@ from mesoclinic.imaging.landmarks import DETECTION_MAX_SIDE, LandmarkDetector, o
 from mesoclinic.imaging.reference import metric_specs, reference
 
 #: Stored with every analysis: change it whenever a method or threshold changes the numbers.
-METHOD_VERSION = "mesoclinic-imaging-0.3"
+METHOD_VERSION = "mesoclinic-imaging-0.4"
 
 
 @dataclass(frozen=True)

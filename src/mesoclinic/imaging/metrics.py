@@ -19,10 +19,13 @@ of 1-3 px creases (at 256 px per IOD, about 0.35 mm per pixel):
 3. In units of the skin's own texture: the response is divided by a local noise level taken from the
    median absolute fine detail (8 px blocks, smoothed over 12 px). A median hardly moves for the few
    pixels a line covers, so a line barely raises its own noise level: an RMS would, and any isolated
-   line, however dark, would then score the same few units and sit on the detection threshold.
+   line, however dark, would then score the same few units and sit on the detection threshold. The
+   detail is first smoothed at 0.7 px: JPEG ringing at the pixel scale, which the sigma-1 derivative
+   hardly responds to, otherwise raised the noise level by about 14 % from quality 95 to 70 and
+   moved every line's score (and so its length) with the photo's compression.
 4. Non-maximum suppression across the line leaves a 1-px centreline (pieces above 2 units). Each
    connected piece is weighted by how clearly it is a line: from 0 at a peak of 2 units to 1 at 5,
-   times from 0 at 2 px long to 1 at 15 px (about 5 mm). Line length and density add these weights,
+   times from 0 at 2 px long to 1 at 10 px (about 3.5 mm). Line length and density add these weights,
    so a faint piece that comes and goes between two captures of the same face moves them by a little,
    not by its whole length; the lines drawn on the annotated photo are the pieces weighted 0.5 or more.
 
@@ -66,15 +69,19 @@ LINE_SIGMA = 1.0  # px, derivative-of-Gaussian scale across the line
 _STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1))  # normals at 0°, 45°, 90°, 135° (x, y; y down)
 LINE_NOISE_SIGMA = 12.0  # px
 LINE_NOISE_BLOCK = 8  # px: blocks for the local median of |fine detail|
-#: One noise unit = this times the local median |fine detail|. On line-free skin of the test portrait
-#: the RMS response is 0.27 of it; 0.35 keeps skin texture from seeding lines (bench F1, 2 % lines).
-LINE_NOISE_PER_MEDIAN = 0.35
+LINE_NOISE_DETAIL_SIGMA = 0.7  # px: the fine detail is smoothed this much before its median is taken
+#: One noise unit = this times the local median |smoothed fine detail|: on the bench's 12 MP
+#: re-captures the same unit as 0.35 times the unsmoothed median, which kept skin texture from
+#: seeding lines (bench F1, 2 % lines).
+LINE_NOISE_PER_MEDIAN = 0.51
 LINE_NOISE_FLOOR = (
     0.03  # L*/px: 3x the response to 8-bit quantisation noise (0.01), for flat synthetic images
 )
 LINE_EXTEND = 2.0  # noise units: centreline pieces start above this
 LINE_CLEAR_PEAK = (2.0, 5.0)  # noise units: a piece's weight ramps from 0 to 1 with its peak
-LINE_CLEAR_LENGTH = (2.0, 15.0)  # px: ... and with its length (15 px is about 5 mm)
+#: px: ... and with its length (10 px is about 3.5 mm). JPEG compression breaks a faint line into
+#: pieces of 5-15 px that differ from one capture to the next; a longer ramp discounts them unevenly.
+LINE_CLEAR_LENGTH = (2.0, 10.0)
 DRAWN_WEIGHT = 0.5  # lines and spots at least this clear are drawn and listed as detections
 SPOT_SIGMAS = (1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)  # px: the scale space (sqrt 2 apart)
 SPOT_PEAK_WINDOW = 7  # px: blob centres closer than this are one spot
@@ -203,7 +210,10 @@ def line_map(lightness: Image, face: Mask) -> Lines:
     rms = np.maximum(
         np.sqrt(np.maximum(_masked_blur(response * response, face, LINE_NOISE_SIGMA), 0)), LINE_NOISE_FLOOR
     )
-    noise = np.maximum(LINE_NOISE_PER_MEDIAN * _local_median_abs(detail, face), LINE_NOISE_FLOOR)
+    smoothed_detail: Image = np.asarray(
+        cv2.GaussianBlur(detail, (0, 0), LINE_NOISE_DETAIL_SIGMA), dtype=np.float32
+    )
+    noise = np.maximum(LINE_NOISE_PER_MEDIAN * _local_median_abs(smoothed_detail, face), LINE_NOISE_FLOOR)
     z = response / noise
     # Non-maximum suppression across the line, only where the response could make a line at all.
     rows, cols = np.nonzero((z > LINE_EXTEND) & face)
@@ -287,13 +297,21 @@ def find_spots(density: Image, face: Mask) -> Spots:
     shift = np.divide(0.5 * (below - above), bend, out=np.zeros_like(bend), where=bend < 0)
     log_sigmas = np.log(SPOT_SIGMAS)
     sigma = np.exp(log_sigmas[scale] + np.clip(shift, -0.5, 0.5) * (log_sigmas[1] - log_sigmas[0]))
-    # Roundness: principal curvatures of the density, smoothed at each blob's own scale.
+    # Roundness: principal curvatures of the density, smoothed at each blob's own scale and read
+    # sigma/2 either side of the centre, so they describe the blob as a whole: read 1 px apart they
+    # described its core, and an elongated blob's weight came and went between captures of one face.
     patch = np.zeros((len(scale), 3, 3))
+    height, width = density.shape
     for k, smooth in enumerate(smoothed):
         which = scale == k
+        step = max(1, round(SPOT_SIGMAS[k] / 2))
         for dr in (-1, 0, 1):
+            near_rows = np.clip(rows[which] + dr * step, 0, height - 1)
             for dc in (-1, 0, 1):
-                patch[which, dr + 1, dc + 1] = smooth[rows[which] + dr, cols[which] + dc]
+                patch[which, dr + 1, dc + 1] = smooth[
+                    near_rows, np.clip(cols[which] + dc * step, 0, width - 1)
+                ]
+        patch[which] /= step * step
     dxx = patch[:, 1, 2] - 2 * patch[:, 1, 1] + patch[:, 1, 0]
     dyy = patch[:, 2, 1] - 2 * patch[:, 1, 1] + patch[:, 0, 1]
     dxy = (patch[:, 2, 2] - patch[:, 2, 0] - patch[:, 0, 2] + patch[:, 0, 0]) / 4
