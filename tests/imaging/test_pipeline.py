@@ -281,3 +281,8 @@ def test_black_hair_across_the_forehead_is_named_for_a_retake_not_blamed_on_expo
     assert result.quality["obscured_zones"][0] == "forehead"  # named first: the most obscured
     assert rules.SKIN_OBSCURED in result.quality["flags"]
     assert rules.EXPOSURE_CLIPPED not in result.quality["flags"]
+    # Compared with the visit without the fringe, the forehead is shown but not judged.
+    comparison = analysis.compare(baseline, result)
+    assert "forehead" in comparison["obscured_zones"]
+    assert {c["verdict"] for c in comparison["zones"]["forehead"].values()} == {"obscured"}
+    assert comparison["zones"]["cheek_L"]["a_star"]["verdict"] == "no-real-change"

@@ -300,3 +300,16 @@ def test_uncalibrated_colours_need_a_larger_change_to_count() -> None:
     before, after = {"cheek_L": {"a_star": 10.0}}, {"cheek_L": {"a_star": between}}
     judged = rules.compare_zones(before, after, {"a_star": redness}, calibrated=False)
     assert judged["cheek_L"]["a_star"].smallest_real_change == uncalibrated_noise
+
+
+def test_a_zone_covered_in_either_photo_is_shown_but_not_judged() -> None:
+    """A fringe over the forehead in one photo hides its lines and spots: that is not a treatment
+    effect, however large the change."""
+    specs = {"line_length_iod": metric_specs()["line_length_iod"], "a_star": metric_specs()["a_star"]}
+    before = {zone: {"line_length_iod": 1.0, "a_star": 10.0} for zone in ("forehead", "cheek_L")}
+    after = {zone: {"line_length_iod": 0.2, "a_star": 10.0} for zone in ("forehead", "cheek_L")}
+    result = rules.compare_zones(before, after, specs, calibrated=True, obscured=["forehead"])
+    assert [c.verdict for c in result["forehead"].values()] == ["obscured", "obscured"]
+    assert result["forehead"]["line_length_iod"].delta == pytest.approx(-0.8)  # still shown
+    assert result["cheek_L"]["line_length_iod"].verdict == "improved"
+    assert result["cheek_L"]["a_star"].verdict == "no-real-change"

@@ -25,6 +25,7 @@ from mesoclinic.imaging.pages import LIGHTING, POLARISATION
 from mesoclinic.imaging.schemas import CaptureConditions, PhotoComparison
 from mesoclinic.models import ConsentText, Patient, User
 from mesoclinic.settings import Settings
+from mesoclinic.web.templating import TEMPLATES
 from tests.conftest import count
 from tests.imaging.conftest import jpeg
 from tests.support import World
@@ -128,11 +129,13 @@ def test_a_tiny_measured_change_is_never_printed_as_zero_and_zero_has_no_sign() 
     assert (number(-0.0), signed(-0.0), signed(-2, "spot_count")) == ("0.00", "0.00", "−2")
 
 
-def test_the_outcome_counts_a_zone_improved_only_on_judged_verdicts_and_names_disagreeing_measures() -> None:
+def _comparison(verdicts: dict[str, dict[str, str]], obscured: tuple[str, ...] = ()) -> PhotoComparison:
+    """A reliable comparison whose metrics got these verdicts (the numbers do not matter here)."""
+
     def change(verdict: str) -> dict[str, Any]:
         return {"before": 1, "after": 1, "delta": 0, "smallest_real_change": 0.1, "verdict": verdict}
 
-    comparison = PhotoComparison.model_validate(
+    return PhotoComparison.model_validate(
         {
             "patient_id": 1,
             "before_photo_id": 1,
@@ -143,11 +146,18 @@ def test_the_outcome_counts_a_zone_improved_only_on_judged_verdicts_and_names_di
             "flags": [],
             "pair_residual_iod": 0.01,
             "colour_calibrated": True,
-            "zones": {
-                "cheek_L": {"a_star": change("improved"), "L_star": change("descriptive")},
-                "cheek_R": {"wrinkle_index": change("improved"), "line_density_pct": change("worsened")},
-                "chin": {"a_star": change("no-real-change"), "hue_deg": change("descriptive")},
-            },
+            "obscured_zones": list(obscured),
+            "zones": {zone: {m: change(v) for m, v in metrics.items()} for zone, metrics in verdicts.items()},
+        }
+    )
+
+
+def test_the_outcome_counts_a_zone_improved_only_on_judged_verdicts_and_names_disagreeing_measures() -> None:
+    comparison = _comparison(
+        {
+            "cheek_L": {"a_star": "improved", "L_star": "descriptive"},
+            "cheek_R": {"wrinkle_index": "improved", "line_density_pct": "worsened"},
+            "chin": {"a_star": "no-real-change", "hue_deg": "descriptive"},
         }
     )
 
@@ -159,6 +169,33 @@ def test_the_outcome_counts_a_zone_improved_only_on_judged_verdicts_and_names_di
         "Yes, measurably:",
         "1 of 3 areas improved by more than the measurement noise, and none got worse.",
     )
+
+
+def test_a_zone_covered_in_one_photo_is_set_apart_unjudged_for_staff_and_patient() -> None:
+    comparison = _comparison(
+        {
+            "forehead": {"line_length_iod": "obscured", "L_star": "obscured"},
+            "chin": {"a_star": "no-real-change"},
+        },
+        obscured=("forehead",),
+    )
+
+    found = outcome(comparison)
+
+    assert found.obscured == ["Forehead"]
+    assert [z.zone for z in found.unchanged] == ["Chin"]
+    assert found.headline[0] == "No measurable change yet:"
+    macros = '{% from "photos/_macros.html" import summary %}'
+    summary = TEMPLATES.env.from_string(macros + "{{ summary(o, you=you) }}")
+    staff, patient = (summary.render(o=found, you=you) for you in (False, True))
+    assert "Not judged: skin covered" in staff
+    assert "Forehead: hair or a deep shadow covers part of the skin in one of the photos" in staff
+    assert "Pin the hair back" in staff
+    assert "in one of your photos, so it is not judged." in patient
+    assert "Pin the hair back" not in patient
+    only_forehead = {"forehead": comparison.zones["forehead"]}
+    everything_covered = outcome(comparison.model_copy(update={"zones": only_forehead}))
+    assert everything_covered.headline == ("Not judged:", "the skin is covered in every area measured.")
 
 
 def test_the_front_desk_is_refused_photos_and_a_colleague_elsewhere_finds_none(

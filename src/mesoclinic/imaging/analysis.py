@@ -199,12 +199,17 @@ def compare(before: Measured, after: Measured) -> dict[str, Any]:
         view_after=after.alignment.get("view"),
         t=reference().quality,
     )
-    changes = rules.compare_zones(before.zones, after.zones, metric_specs(), calibrated=colour_calibrated)
+    # Analyses stored before the skin-obscured check have no "obscured_zones": none were named.
+    obscured = sorted({*before.quality.get("obscured_zones", []), *after.quality.get("obscured_zones", [])})
+    changes = rules.compare_zones(
+        before.zones, after.zones, metric_specs(), calibrated=colour_calibrated, obscured=obscured
+    )
     return {
         "reliable": not flags,
         "flags": flags,
         "colour_calibrated": colour_calibrated,
         "pair_residual_iod": round(residual, 4),
+        "obscured_zones": obscured,
         "zones": {
             zone: {
                 metric: {

@@ -70,6 +70,7 @@ VERDICT_WORDS = {
     "worsened": "Worsened",
     "no-real-change": "No real change",
     "descriptive": "Descriptive (not judged)",
+    "obscured": "Not judged (skin covered)",
 }
 
 
@@ -165,6 +166,8 @@ class Outcome:
     worsened: list[ZoneOutcome]
     mixed: list[ZoneOutcome]
     unchanged: list[ZoneOutcome]
+    #: Zone names whose skin is covered in either photo: shown in the table, not judged.
+    obscured: list[str] = field(default_factory=list)
 
     @property
     def zones(self) -> int:
@@ -186,6 +189,8 @@ class Outcome:
             return "Partly:", "; ".join(parts) + "."
         if worse:
             return "Not yet:", f"no area improved by more than the measurement noise; {worse} measured worse."
+        if not self.zones:
+            return "Not judged:", "the skin is covered in every area measured."
         return "No measurable change yet:", "every difference is within the measurement noise."
 
 
@@ -210,10 +215,14 @@ def zone_outcome(zone: str, changes: dict[str, MetricChangeRead]) -> ZoneOutcome
 
 
 def outcome(comparison: PhotoComparison) -> Outcome:
-    """The comparison's verdicts gathered per zone: improved, worsened, both, or neither."""
+    """The comparison's verdicts gathered per zone: improved, worsened, both, or neither; zones
+    covered in either photo are set apart, unjudged."""
     order = [z.code for z in reference().zones]
-    improved, worsened, mixed, unchanged = [], [], [], []
+    improved, worsened, mixed, unchanged, obscured = [], [], [], [], []
     for zone in sorted(comparison.zones, key=lambda z: order.index(z) if z in order else len(order)):
+        if zone in comparison.obscured_zones:
+            obscured.append(zone_name(zone))
+            continue
         found = zone_outcome(zone, comparison.zones[zone])
         if found.better and found.worse:
             mixed.append(found)
@@ -223,4 +232,4 @@ def outcome(comparison: PhotoComparison) -> Outcome:
             worsened.append(found)
         else:
             unchanged.append(found)
-    return Outcome(comparison.reliable, comparison.advice, improved, worsened, mixed, unchanged)
+    return Outcome(comparison.reliable, comparison.advice, improved, worsened, mixed, unchanged, obscured)

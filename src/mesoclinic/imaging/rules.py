@@ -9,7 +9,7 @@ measurement's noise (the smallest real change). No I/O: the data is passed in.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -53,7 +53,9 @@ View = Literal["front", "left45", "right45"]
 #: How a before/after pair is composed into one image (``renderings.comparison``).
 Layout = Literal["side-by-side", "overlay", "checkerboard"]
 Better = Literal["lower", "higher", "none"]
-Verdict = Literal["improved", "worsened", "no-real-change", "descriptive"]
+#: "obscured": the zone's skin is covered (hair, a deep shadow) in one of the two photos, so its
+#: changes are shown but not judged.
+Verdict = Literal["improved", "worsened", "no-real-change", "descriptive", "obscured"]
 
 
 class _Frozen(BaseModel):
@@ -374,17 +376,19 @@ def compare_zones(
     specs: Mapping[str, MetricSpec],
     *,
     calibrated: bool,
+    obscured: Collection[str] = (),
 ) -> dict[str, dict[str, MetricChange]]:
     """Per-zone, per-metric deltas for the zones and metrics both analyses have; ``calibrated`` when
-    both photos' colours were corrected on a chart."""
+    both photos' colours were corrected on a chart. Zones ``obscured`` in either photo are not judged:
+    a fringe pinned back at one visit and not the other would otherwise read as fewer lines and
+    spots."""
     result: dict[str, dict[str, MetricChange]] = {}
     for zone in sorted(before.keys() & after.keys()):
         changes: dict[str, MetricChange] = {}
         for metric in sorted(before[zone].keys() & after[zone].keys() & specs.keys()):
             b, a = before[zone][metric], after[zone][metric]
             spec = specs[metric]
-            changes[metric] = MetricChange(
-                b, a, a - b, smallest_real_change(spec, b, calibrated), verdict(spec, b, a, calibrated)
-            )
+            judged = "obscured" if zone in obscured else verdict(spec, b, a, calibrated)
+            changes[metric] = MetricChange(b, a, a - b, smallest_real_change(spec, b, calibrated), judged)
         result[zone] = changes
     return result

@@ -102,6 +102,8 @@ class PhotoComparison(BaseModel):
     pair_residual_iod: float
     #: Both photos' colours corrected on a chart; otherwise wider smallest real changes apply.
     colour_calibrated: bool
+    #: Zones whose skin is covered (hair, a deep shadow) in either photo: shown, not judged.
+    obscured_zones: list[str] = []
     zones: dict[str, dict[str, MetricChangeRead]]
 
     @computed_field  # type: ignore[prop-decorator]
